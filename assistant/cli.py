@@ -1,0 +1,213 @@
+"""The ``assistant`` command: a thin layer over ``Assistant`` and the app/bot entry points."""
+
+from __future__ import annotations
+
+import json
+import sys
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import click
+
+if TYPE_CHECKING:
+    from .pipeline import Assistant
+    from .settings import Settings
+    from .types import Answer, Filters, IngestReport
+
+
+def load_settings(data_dir: Path | None = None) -> Settings:
+    """Settings from the environment, with ``--data-dir`` taking precedence."""
+    from .settings import Settings
+
+    settings = Settings()
+    if data_dir is not None:
+        settings = settings.model_copy(update={"data_dir": data_dir})
+    return settings
+
+
+def open_assistant(settings: Settings) -> Assistant:
+    """Build the assistant, turning set-up errors into a clear message and exit code 2."""
+    from .embedding import EmbeddingError
+    from .pipeline import Assistant
+    from .store import ModelMismatchError
+
+    try:
+        return Assistant(settings)
+    except (ModelMismatchError, EmbeddingError) as exc:
+        raise click.ClickException(str(exc)) from exc
+
+
+data_dir_option = click.option(
+    "--data-dir", type=click.Path(path_type=Path), default=None, help="Data directory (ASSISTANT_DATA_DIR)."
+)
+
+
+@click.group()
+@click.version_option(package_name="news-assistant")
+def main() -> None:
+    """Ask questions about a corpus of news articles; answers quote the sources verbatim."""
+
+
+@main.command()
+@click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
+@click.option("--prune", is_flag=True, help="Remove stored articles whose files under PATHS are gone.")
+@click.option("--json", "as_json", is_flag=True, help="Print the per-file results as JSON.")
+@data_dir_option
+def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path | None) -> None:
+    """Load, chunk, embed and store articles (.txt, .md, .html, .jsonl files or folders)."""
+    settings = load_settings(data_dir)
+    assistant = open_assistant(settings)
+    report = run_ingest(assistant, list(paths), prune)
+    if as_json:
+        click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        print_report(report)
+    sys.exit(1 if report.failed and not (report.count("added") + report.count("updated") + report.count("unchanged")) else 0)
+
+
+def run_ingest(assistant: Assistant, paths: list[Path], prune: bool) -> IngestReport:
+    """Ingest with a progress bar over articles."""
+    from tqdm import tqdm
+
+    bar = tqdm(total=0, unit="article", desc="ingest", file=sys.stderr, disable=None)
+
+    def progress(what: str, done: int, total: int) -> None:
+        bar.total = total
+        bar.n = done
+        bar.refresh()
+
+    try:
+        return assistant.ingest(paths, prune=prune, progress=progress)
+    finally:
+        bar.close()
+
+
+def print_report(report: IngestReport) -> None:
+    """The summary line, then each failure with its reason."""
+    for result in report.results:
+        if result.status in ("added", "updated", "removed"):
+            click.echo(f"{result.status:8} {result.path} ({result.chunks} chunks)" if result.chunks else
+                       f"{result.status:8} {result.path}")
+    for result in report.failed:
+        click.echo(f"failed   {result.path}: {result.reason}", err=True)
+    click.echo(report.summary())
+
+
+def parse_filters(date_from: str | None, date_to: str | None, sources: tuple[str, ...]) -> Filters:
+    """Filters from CLI options."""
+    from .types import Filters
+
+    try:
+        return Filters(
+            date_from=date.fromisoformat(date_from) if date_from else None,
+            date_to=date.fromisoformat(date_to) if date_to else None,
+            sources=tuple(sources),
+        )
+    except ValueError as exc:
+        raise click.BadParameter(f"dates are YYYY-MM-DD ({exc})") from exc
+
+
+@main.command()
+@click.argument("question")
+@click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
+@click.option("--from", "date_from", default=None, help="Only articles dated on or after YYYY-MM-DD.")
+@click.option("--to", "date_to", default=None, help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--source", "sources", multiple=True, help="Only articles from this source (repeatable).")
+@data_dir_option
+def ask(question: str, as_json: bool, date_from: str | None, date_to: str | None, sources: tuple[str, ...],
+        data_dir: Path | None) -> None:
+    """Answer QUESTION with quoted passages from the stored articles."""
+    settings = load_settings(data_dir)
+    assistant = open_assistant(settings)
+    answer = assistant.ask(question, filters=parse_filters(date_from, date_to, sources))
+    if as_json:
+        click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
+    else:
+        click.echo(format_answer(answer))
+
+
+def format_answer(answer: Answer) -> str:
+    """The answer for a terminal: text, then each citation with title, date, source and score."""
+    lines = [answer.text if not answer.citations else answer.text.split("\n", 1)[0]]
+    for c in answer.citations:
+        lines.append(f"\n[{c.n}] {c.title} — {c.date or 'без даты'} — {c.source or '?'}  (score {c.score:.3f})")
+        lines.append(f"    «{c.quote}»")
+        lines.append(f"    {c.doc_id} [{c.start}:{c.end}]" + (f"  {c.url}" if c.url else ""))
+    if not answer.filters_applied.is_empty():
+        lines.append(f"\n({answer.filters_applied.describe(answer.lang)})")
+    return "\n".join(lines)
+
+
+@main.command()
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@data_dir_option
+def stats(as_json: bool, data_dir: Path | None) -> None:
+    """Documents, chunks, model and where the data lives."""
+    from dataclasses import asdict
+
+    info = open_assistant(load_settings(data_dir)).stats()
+    if as_json:
+        click.echo(json.dumps(asdict(info), ensure_ascii=False, indent=2))
+        return
+    click.echo(f"documents:  {info.documents}\nchunks:     {info.chunks}\nmodel:      {info.model}\n"
+               f"data dir:   {info.data_dir}\ncollection: {info.collection}")
+    for source, n in info.sources.items():
+        click.echo(f"  {source or '(no source)'}: {n}")
+
+
+@main.command()
+@click.option("--host", default=None, help="Address to listen on (ASSISTANT_HOST, default 127.0.0.1).")
+@click.option("--port", type=int, default=None, help="Port (ASSISTANT_PORT, default 7860).")
+@click.option("--demo/--no-demo", default=True, show_default=True,
+              help="Ingest the demo corpus on start when the store is empty.")
+@data_dir_option
+def serve(host: str | None, port: int | None, demo: bool, data_dir: Path | None) -> None:
+    """Start the web chat (Gradio) and its HTTP API."""
+    from .web import serve as serve_web
+
+    settings = load_settings(data_dir)
+    updates = {k: v for k, v in (("host", host), ("port", port)) if v is not None}
+    serve_web(settings.model_copy(update=updates), demo=demo)
+
+
+@main.command()
+@click.option("--mode", type=click.Choice(["socket", "http"]), default=None,
+              help="Socket Mode (needs SLACK_APP_TOKEN) or HTTP mode on /slack/events (needs SLACK_SIGNING_SECRET). "
+                   "Default: socket when an app token is set, else http.")
+@click.option("--port", type=int, default=None, help="Port in HTTP mode (ASSISTANT_SLACK_PORT, default 3000).")
+@data_dir_option
+def slack(mode: str | None, port: int | None, data_dir: Path | None) -> None:
+    """Start the Slack bot (see README: Slack set-up with slack/manifest.yml)."""
+    from .slackbot import run as run_slack
+
+    settings = load_settings(data_dir)
+    if port is not None:
+        settings = settings.model_copy(update={"slack_port": port})
+    run_slack(settings, mode=mode)
+
+
+@main.group()
+def feedback() -> None:
+    """Ratings given in the web chat and in Slack."""
+
+
+@feedback.command("export")
+@click.option("--format", "fmt", type=click.Choice(["jsonl", "csv"]), default="jsonl", show_default=True)
+@click.option("--out", "out_path", type=click.Path(path_type=Path), default=None, help="File to write (default stdout).")
+@data_dir_option
+def feedback_export(fmt: str, out_path: Path | None, data_dir: Path | None) -> None:
+    """Write all feedback as JSONL or CSV."""
+    from .feedback import FeedbackStore
+
+    store = FeedbackStore(load_settings(data_dir).feedback_path)
+    if out_path is None:
+        n = store.export(sys.stdout, fmt)
+    else:
+        with out_path.open("w", encoding="utf-8", newline="") as fh:
+            n = store.export(fh, fmt)
+    click.echo(f"exported {n} feedback records", err=True)
+
+
+if __name__ == "__main__":
+    main()

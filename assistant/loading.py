@@ -1,0 +1,253 @@
+"""Loading stage: files and folders (.txt, .md, .html, .jsonl) into ``Article`` values, errors named per file."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import re
+from collections.abc import Iterable, Iterator
+from dataclasses import dataclass
+from datetime import date, datetime
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from .types import Article
+
+TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
+HTML_SUFFIXES = {".html", ".htm"}
+JSONL_SUFFIXES = {".jsonl", ".ndjson"}
+SUPPORTED = TEXT_SUFFIXES | HTML_SUFFIXES | JSONL_SUFFIXES
+HEADER_KEYS = ("title", "date", "source", "url", "id")
+HEADER_RE = re.compile(r"[ \t]*(title|date|source|url|id)[ \t]+(.*)", re.IGNORECASE)
+ISO_DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[ \t]*")
+FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
+MAX_TITLE_CHARS = 160
+
+
+@dataclass(frozen=True)
+class LoadError:
+    """A file or line that could not be loaded, and what to do about it."""
+
+    path: str
+    reason: str
+
+
+def iter_files(paths: Iterable[Path]) -> Iterator[Path | LoadError]:
+    """Expand folders recursively into supported files, sorted; name paths that don't exist."""
+    for path in paths:
+        if path.is_dir():
+            for child in sorted(p for p in path.rglob("*") if p.is_file()):
+                if child.suffix.lower() in SUPPORTED and not child.name.startswith("."):
+                    yield child
+        elif path.is_file():
+            yield path
+        else:
+            yield LoadError(str(path), "no such file or folder")
+
+
+def load_paths(paths: Iterable[Path]) -> Iterator[Article | LoadError]:
+    """Load every article under the given files and folders; failures are yielded, not raised."""
+    for item in iter_files(paths):
+        if isinstance(item, LoadError):
+            yield item
+            continue
+        try:
+            yield from load_file(item)
+        except (OSError, ValueError) as exc:
+            yield LoadError(str(item), str(exc))
+
+
+def load_file(path: Path) -> Iterator[Article | LoadError]:
+    """Load one file by its suffix."""
+    suffix = path.suffix.lower()
+    if suffix not in SUPPORTED:
+        yield LoadError(str(path), f"unsupported file type {suffix or '(none)'}: use .txt, .md, .html or .jsonl")
+        return
+    raw = path.read_bytes()
+    if suffix in JSONL_SUFFIXES:
+        yield from parse_jsonl(decode_bytes(raw, path), path)
+    elif suffix in HTML_SUFFIXES:
+        yield parse_html(decode_bytes(raw, path), path)
+    else:
+        yield parse_text(decode_bytes(raw, path), path)
+
+
+def decode_bytes(raw: bytes, path: Path) -> str:
+    """Decode UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
+    try:
+        return raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        pass
+    from charset_normalizer import from_bytes
+
+    best = from_bytes(raw).best()
+    if best is None:
+        raise ValueError("cannot detect the text encoding (is it a binary file?): save it as UTF-8")
+    return str(best)
+
+
+def normalise_newlines(text: str) -> str:
+    """CRLF and CR become LF; the stored text is what offsets refer to."""
+    return text.replace("\r\n", "\n").replace("\r", "\n")
+
+
+def parse_text(text: str, path: Path) -> Article:
+    """A .txt/.md article: YAML front matter or ``key value`` header lines, then the body."""
+    text = normalise_newlines(text)
+    meta, body = split_front_matter(text, path)
+    if not meta:
+        meta, body = split_header_lines(body)
+    return make_article(meta, body, path)
+
+
+def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
+    """YAML front matter between ``---`` lines, if any."""
+    match = FRONT_MATTER_RE.match(text)
+    if not match:
+        return {}, text
+    try:
+        meta = yaml.safe_load(match.group(1)) or {}
+    except yaml.YAMLError as exc:
+        raise ValueError(f"front matter is not valid YAML ({exc.__class__.__name__}): fix the lines between ---") from exc
+    if not isinstance(meta, dict):
+        raise ValueError("front matter must be a mapping of title/date/source/url")
+    return {str(k).lower(): v for k, v in meta.items()}, text[match.end():]
+
+
+def split_header_lines(text: str) -> tuple[dict[str, Any], str]:
+    """Leading ``title …``/``date YYYY-MM-DD``/``source …``/``url …`` lines; a date header may share its line."""
+    meta: dict[str, Any] = {}
+    pos = 0
+    while True:
+        match = HEADER_RE.match(text, pos)
+        if not match or match.group(1).lower() in meta:
+            break
+        key = match.group(1).lower()
+        if key == "date":
+            iso = ISO_DATE_RE.match(text, match.start(2))
+            if not iso:
+                break
+            meta["date"] = iso.group(1)
+            pos = iso.end()
+            if text[pos:pos + 1] == "\n":
+                pos += 1
+            continue
+        meta[key] = match.group(2).strip()
+        pos = match.end() + 1
+    return meta, text[pos:]
+
+
+def parse_html(html: str, path: Path) -> Article:
+    """Main text and title of an HTML page (trafilatura; BeautifulSoup as fallback)."""
+    import trafilatura
+
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, favor_recall=True)
+    text = getattr(doc, "text", None) if doc is not None else None
+    meta: dict[str, Any] = {}
+    if doc is not None:
+        meta = {k: getattr(doc, k, None) for k in ("title", "date", "url")}
+        meta["source"] = getattr(doc, "sitename", None) or getattr(doc, "hostname", None)
+    if not text:
+        from bs4 import BeautifulSoup
+
+        soup = BeautifulSoup(html, "html.parser")
+        for tag in soup(["script", "style", "nav", "header", "footer", "aside", "noscript"]):
+            tag.decompose()
+        text = soup.get_text("\n", strip=True)
+        meta["title"] = meta.get("title") or (soup.title.get_text(strip=True) if soup.title else None)
+    return make_article({k: v for k, v in meta.items() if v}, normalise_newlines(text), path)
+
+
+def parse_jsonl(text: str, path: Path) -> Iterator[Article | LoadError]:
+    """One article per line: ``text`` plus optional title, date, source, url, id."""
+    for lineno, line in enumerate(normalise_newlines(text).split("\n"), start=1):
+        if not line.strip():
+            continue
+        where = f"{path}:{lineno}"
+        try:
+            obj = json.loads(line)
+        except json.JSONDecodeError as exc:
+            yield LoadError(where, f"not valid JSON ({exc.msg} at column {exc.colno}): fix or remove the line")
+            continue
+        if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not obj["text"].strip():
+            yield LoadError(where, 'field "text" is missing or empty: each line needs {"text": "...", ...}')
+            continue
+        try:
+            yield make_article({k: obj.get(k) for k in HEADER_KEYS}, normalise_newlines(obj["text"]), path, lineno)
+        except ValueError as exc:
+            yield LoadError(where, str(exc))
+
+
+def make_article(meta: dict[str, Any], body: str, path: Path, lineno: int | None = None) -> Article:
+    """Build an ``Article``: stable id, title (given, else the first line), ISO date, source."""
+    if not body.strip():
+        raise ValueError("the article has no text: add a body below the header")
+    title = clean_field(meta.get("title"))
+    if not title:
+        title, body = title_from_body(body)
+    where = f"{path}:{lineno}" if lineno else str(path)
+    doc_id = clean_field(meta.get("id")) or make_doc_id(path, lineno, title)
+    return Article(
+        doc_id=doc_id,
+        title=title,
+        text=body,
+        date=parse_date(meta.get("date"), field_name="date"),
+        source=clean_field(meta.get("source")),
+        url=clean_field(meta.get("url")),
+        path=where,
+    )
+
+
+def clean_field(value: Any) -> str:
+    """A metadata value as a one-line string."""
+    if value is None:
+        return ""
+    return " ".join(str(value).split())
+
+
+def title_from_body(body: str) -> tuple[str, str]:
+    """Title from the first line when it is a headline (short, no final full stop); else the first sentence."""
+    stripped = body.lstrip()
+    first_line = stripped.split("\n", 1)[0].strip()
+    if first_line and len(first_line) <= MAX_TITLE_CHARS and not first_line.endswith((".", "…")) and "\n" in stripped:
+        return first_line, body
+    from razdel import sentenize
+
+    first = next(iter(sentenize(stripped)), None)
+    sentence = first.text if first else first_line
+    if len(sentence) > MAX_TITLE_CHARS:
+        sentence = sentence[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
+    return sentence, body
+
+
+def make_doc_id(path: Path, lineno: int | None, title: str) -> str:
+    """A stable id from the file name (and title for JSONL lines), independent of where the folder lives."""
+    stem = re.sub(r"[^\w-]+", "_", path.stem)[:48]
+    name = f"{path.parent.name}/{path.name}"
+    key = f"{name}\n{title}" if lineno else name
+    return f"{stem}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:8]}"
+
+
+def parse_date(value: Any, field_name: str = "date") -> str | None:
+    """ISO ``YYYY-MM-DD`` from a date, an ISO string or a written date (Russian or English); None if empty."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    iso = re.match(r"(\d{4}-\d{2}-\d{2})", text)
+    if iso:
+        try:
+            return date.fromisoformat(iso.group(1)).isoformat()
+        except ValueError:
+            pass
+    import dateparser
+
+    parsed = dateparser.parse(text, languages=["ru", "en"], settings={"DATE_ORDER": "DMY"})
+    if parsed is None:
+        raise ValueError(f'field "{field_name}": cannot read {text!r} as a date; use YYYY-MM-DD')
+    return parsed.date().isoformat()

@@ -1,0 +1,175 @@
+"""Wires the stages together: ``Assistant`` is what the CLI, the web app and the Slack bot all call."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+import time
+from collections.abc import Callable, Iterable, Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .chunking import SentenceSplitter, chunk_article
+from .loading import LoadError, load_paths
+from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Turn
+
+if TYPE_CHECKING:
+    from .answering import ExtractiveAnswerer
+    from .embedding import Embedder
+    from .retrieving import HybridRetriever
+    from .settings import Settings
+    from .store import DocStore, VectorStore
+
+Progress = Callable[[str, int, int], None]  # (what, done, total)
+EMBED_BATCH_CHUNKS = 64
+
+
+class Assistant:
+    """The question-answering assistant over a stored corpus of news articles."""
+
+    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+        from .answering import ExtractiveAnswerer
+        from .embedding import make_embedder
+        from .retrieving import HybridRetriever
+        from .store import DocStore, VectorStore
+
+        self.settings = settings
+        self.embedder: Embedder = embedder or make_embedder(settings)
+        self.docstore: DocStore = DocStore(settings.docstore_path)
+        self.vectors: VectorStore = VectorStore(settings, self.embedder)
+        self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors)
+        self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings)
+        self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
+        self._write_lock = threading.Lock()
+
+    # ---- ingestion -------------------------------------------------------------------------------------------
+
+    def ingest(self, paths: Sequence[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
+        """Load, chunk, embed and store every article under the paths; unchanged articles are skipped."""
+        report = IngestReport()
+        seen: set[str] = set()
+        items = list(load_paths(paths))
+        articles = []
+        for item in items:
+            if isinstance(item, LoadError):
+                report.results.append(FileResult(path=item.path, status="failed", reason=item.reason))
+            else:
+                articles.append(item)
+                seen.add(item.doc_id)
+        report.results.extend(self.ingest_articles(articles, progress))
+        if prune:
+            report.results.extend(self.prune(paths, seen))
+        return report
+
+    def ingest_articles(self, articles: Iterable[Article], progress: Progress | None = None) -> list[FileResult]:
+        """Store articles (new or changed), in batches so that embedding runs on many chunks at once."""
+        results: list[FileResult] = []
+        pending: list[tuple[Article, str, list[Chunk]]] = []
+        articles = list(articles)
+        with self._write_lock:
+            for done, article in enumerate(articles, start=1):
+                digest = self.content_hash(article)
+                stored = self.docstore.content_hash(article.doc_id)
+                if stored == digest:
+                    results.append(FileResult(article.path, "unchanged", article.doc_id, article.title))
+                else:
+                    pending.append((article, digest, chunk_article(article, self.splitter)))
+                if sum(len(c) for _, _, c in pending) >= EMBED_BATCH_CHUNKS or done == len(articles):
+                    results.extend(self._store_batch(pending))
+                    pending = []
+                if progress:
+                    progress("articles", done, len(articles))
+        return results
+
+    def content_hash(self, article: Article) -> str:
+        """Hash of what an article's stored form depends on (text, metadata, chunking, model)."""
+        payload = [article.title, article.date, article.source, article.url, article.text,
+                   self.settings.chunk_chars, self.settings.chunk_overlap_sentences, self.embedder.model_id]
+        return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
+
+    def _store_batch(self, batch: list[tuple[Article, str, list[Chunk]]]) -> list[FileResult]:
+        if not batch:
+            return []
+        existed = {a.doc_id: self.docstore.content_hash(a.doc_id) is not None for a, _, _ in batch}
+        try:
+            self.vectors.add_many([(a, c) for a, _, c in batch])
+        except Exception as exc:  # noqa: BLE001 - the batch fails, what was stored stays, the run goes on
+            return [self._store_singly(a, h, c, existed[a.doc_id], exc) for a, h, c in batch]
+        out = []
+        for article, digest, chunks in batch:
+            self.docstore.put(article, digest, chunks)
+            out.append(FileResult(article.path, "updated" if existed[article.doc_id] else "added",
+                                  article.doc_id, article.title, len(chunks)))
+        return out
+
+    def _store_singly(self, article: Article, digest: str, chunks: list[Chunk], existed: bool,
+                      batch_error: Exception) -> FileResult:
+        try:
+            self.vectors.add_many([(article, chunks)])
+        except Exception as exc:  # noqa: BLE001
+            return FileResult(article.path, "failed", article.doc_id, article.title,
+                              reason=f"could not embed or store ({exc}); the stored version, if any, is kept")
+        self.docstore.put(article, digest, chunks)
+        return FileResult(article.path, "updated" if existed else "added", article.doc_id, article.title, len(chunks))
+
+    def prune(self, paths: Sequence[Path], seen: set[str]) -> list[FileResult]:
+        """Remove articles loaded from under these paths whose files are gone."""
+        prefixes = [str(p) for p in paths]
+        out = []
+        for doc_id, path in self.docstore.doc_ids_with_path_prefix(prefixes):
+            file_path = Path(path.rsplit(":", 1)[0]) if not Path(path).exists() else Path(path)
+            if doc_id not in seen and not file_path.exists():
+                self.delete(doc_id)
+                out.append(FileResult(path, "removed", doc_id))
+        return out
+
+    def delete(self, doc_id: str) -> None:
+        """Remove an article from both stores."""
+        with self._write_lock:
+            self.vectors.delete_doc(doc_id)
+            self.docstore.delete(doc_id)
+
+    # ---- questions -------------------------------------------------------------------------------------------
+
+    def ask(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None) -> Answer:
+        """Answer a question from the corpus with verbatim quotes (or say the corpus holds no answer)."""
+        started = time.perf_counter()
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty")
+        filters = filters or Filters()
+        search_query = question
+        qvec = self.embedder.embed_query(search_query)
+        hits = self.retriever.retrieve(search_query, qvec, self.settings.top_k, filters)
+        articles = {h.chunk.doc_id: self._article(h.chunk.doc_id) for h in hits}
+        answer = self.answerer.answer(question, qvec, hits, articles, filters, search_query)
+        answer.elapsed_ms = (time.perf_counter() - started) * 1000
+        return answer
+
+    def _article(self, doc_id: str) -> Article:
+        article = self.docstore.get(doc_id)
+        if article is None:
+            raise KeyError(f"article {doc_id} is in the vector index but not in the article store: ingest again")
+        return article
+
+    # ---- corpus ----------------------------------------------------------------------------------------------
+
+    def stats(self) -> Stats:
+        """Documents, chunks, model and where the data lives."""
+        docs, chunks = self.docstore.counts()
+        return Stats(documents=docs, chunks=chunks, model=f"{self.settings.embeddings} ({self.embedder.model_id})",
+                     data_dir=str(self.settings.data_dir.resolve()), collection=self.settings.collection,
+                     sources=self.docstore.sources())
+
+    def list_docs(self) -> list[DocInfo]:
+        """Stored articles' metadata."""
+        return self.docstore.list_docs()
+
+    def get_article(self, doc_id: str) -> Article | None:
+        """A stored article by id."""
+        return self.docstore.get(doc_id)
+
+    def close(self) -> None:
+        """Release the stores."""
+        self.docstore.close()

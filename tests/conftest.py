@@ -1,0 +1,69 @@
+"""Shared fixtures: one real Chroma store with the demo corpus ingested by the real bundled model, per session."""
+
+from __future__ import annotations
+
+import os
+import socket
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+
+ROOT = Path(__file__).resolve().parent.parent
+CORPUS = ROOT / "corpus"
+SHARED = ROOT.parent / "shared"
+SEED_QUESTION = "Какие документы были подписаны во время визита?"
+SEED_QUOTE = "были подписаны ряд документов"
+SEED_DATE = "2025-10-27"
+
+
+def cache_dir() -> Path:
+    """Where the converted model is cached between test runs (ASSISTANT_CACHE_DIR, else the user cache)."""
+    return Path(os.environ.get("ASSISTANT_CACHE_DIR") or Path.home() / ".cache" / "news-assistant")
+
+
+def make_settings(data_dir: Path, **overrides: object) -> Settings:
+    """Settings for a test: its own data dir, the shared model cache, nothing else from the user's setup."""
+    values: dict[str, object] = {
+        "data_dir": data_dir,
+        "cache_dir": cache_dir(),
+        "embeddings": os.environ.get("ASSISTANT_EMBEDDINGS", "e5-small"),
+        "llm": "",
+        "chroma_url": "",
+    }
+    values.update(overrides)
+    return Settings(**values)  # type: ignore[arg-type]
+
+
+def free_port() -> int:
+    """A free TCP port on 127.0.0.1."""
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@pytest.fixture(scope="session")
+def settings(tmp_path_factory: pytest.TempPathFactory) -> Settings:
+    """Settings of the shared demo store."""
+    return make_settings(tmp_path_factory.mktemp("demo-data"))
+
+
+@pytest.fixture(scope="session")
+def assistant(settings: Settings) -> Iterator[Assistant]:
+    """The assistant with the demo corpus ingested (once per session). Tests must not delete from it."""
+    helper = Assistant(settings)
+    report = helper.ingest([CORPUS])
+    assert not report.failed, report.failed
+    yield helper
+    helper.close()
+
+
+@pytest.fixture(scope="session")
+def shared_dir() -> Path:
+    """The project's ../shared folder (evaluation data); tests that need it skip with a reason when absent."""
+    if not SHARED.is_dir():
+        pytest.skip(f"{SHARED} is absent: evaluation data lives beside the repository only in the project workspace")
+    return SHARED
