@@ -52,7 +52,7 @@ class Settings(BaseSettings):
     max_citations: int = Field(3, ge=1, description="Quotes shown in an answer at most.")
     max_quote_chars: int = Field(300, ge=60, description="A quote's length at most (one long sentence may exceed).")
     min_relevance: float = Field(
-        0.80, description="Below this dense similarity of the best sentence, the answer is declined."
+        0.86, description="Below this dense similarity of the best sentence, the answer is declined."
     )
 
     # optional generative answers
