@@ -3,7 +3,8 @@
 from __future__ import annotations
 
 import re
-from collections.abc import Sequence
+import threading
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -24,6 +25,10 @@ NO_ANSWER = {
     "en": "The corpus holds no answer to this question.",
 }
 LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
+FILTER_NOTE = {"ru": "Применены фильтры: {}.", "en": "Filters applied: {}."}
+W_LEXICAL = 0.12  # weight of IDF-weighted term overlap against dense similarity
+W_RANK = 0.004  # penalty per rank of the chunk the candidate came from
+MAX_WINDOW = 3  # sentences in a quote at most
 
 
 def detect_lang(text: str) -> str:
@@ -46,19 +51,28 @@ class Candidate:
     score: float = 0.0
 
 
-def lexical_overlap(query_terms: set[str], text: str) -> float:
-    """Share of the query's content terms that occur in the text."""
-    if not query_terms:
+@dataclass
+class Scored:
+    """Candidates best first, and the articles ranked by their best candidate."""
+
+    candidates: list[Candidate]
+    doc_ranking: list[str]
+
+
+def weighted_overlap(query_terms: set[str], text: str, idf: Callable[[str], float]) -> float:
+    """IDF-weighted share of the query's content terms that occur in the text."""
+    total = sum(idf(t) for t in query_terms)
+    if total <= 0:
         return 0.0
-    return len(query_terms & set(terms(text))) / len(query_terms)
+    return sum(idf(t) for t in query_terms & set(terms(text))) / total
 
 
 def candidates_for(article: Article, hit: Hit, rank: int, sentences: list[Span], max_chars: int) -> list[Candidate]:
-    """Sentences and two/three-sentence windows inside one retrieved chunk."""
+    """Sentences and windows of up to three sentences inside one retrieved chunk."""
     inside = [s for s in sentences if s.start >= hit.chunk.start and s.end <= hit.chunk.end]
     out: list[Candidate] = []
     for i, first in enumerate(inside):
-        for width in (1, 2, 3):
+        for width in range(1, MAX_WINDOW + 1):
             if i + width > len(inside):
                 break
             last = inside[i + width - 1]
@@ -68,71 +82,90 @@ def candidates_for(article: Article, hit: Hit, rank: int, sentences: list[Span],
     return out
 
 
+class VectorCache:
+    """Passage vectors of candidate spans, reused across questions until the stored articles change."""
+
+    def __init__(self, embedder: Embedder, max_items: int = 100_000) -> None:
+        self.embedder = embedder
+        self.max_items = max_items
+        self.version = -1
+        self._vectors: dict[tuple[str, int, int], np.ndarray] = {}
+        self._lock = threading.Lock()
+
+    def vectors(self, cands: Sequence[Candidate], version: int) -> np.ndarray:
+        """One row per candidate, embedding only those not seen before."""
+        with self._lock:
+            if version != self.version or len(self._vectors) > self.max_items:
+                self._vectors, self.version = {}, version
+            missing = [c for c in cands if (c.doc_id, c.start, c.end) not in self._vectors]
+        if missing:
+            fresh = self.embedder.embed_passages([c.text for c in missing])
+            with self._lock:
+                for cand, vec in zip(missing, fresh, strict=True):
+                    self._vectors[(cand.doc_id, cand.start, cand.end)] = vec
+        with self._lock:
+            return np.vstack([self._vectors[(c.doc_id, c.start, c.end)] for c in cands])
+
+
 class ExtractiveAnswerer:
     """Scores candidate quotes by dense similarity and term overlap; declines when nothing is relevant enough."""
 
     def __init__(self, embedder: Embedder, settings: Settings) -> None:
-        self.embedder = embedder
         self.settings = settings
+        self.cache = VectorCache(embedder)
 
-    def answer(
-        self,
-        question: str,
-        query_vector: np.ndarray,
-        hits: Sequence[Hit],
-        articles: dict[str, Article],
-        filters: Filters,
-        search_query: str = "",
-    ) -> Answer:
-        """An ``Answer`` quoting the best spans of the hits, or the no-answer reply."""
-        lang = detect_lang(question)
-        scored = self.score(search_query or question, query_vector, hits, articles)
-        best = scored[0] if scored else None
-        if best is None or not self.relevant(best):
-            return Answer(question=question, text=NO_ANSWER[lang], answered=False, lang=lang,
-                          filters_applied=filters, search_query=search_query or question)
-        citations = self.cite(self.select(scored), articles)
-        text = LEAD[lang] + "\n" + "\n".join(f"[{c.n}] «{c.quote}»" for c in citations)
-        return Answer(question=question, text=text, citations=citations, answered=True, lang=lang,
-                      filters_applied=filters, search_query=search_query or question)
-
-    def score(
-        self, query: str, query_vector: np.ndarray, hits: Sequence[Hit], articles: dict[str, Article]
-    ) -> list[Candidate]:
-        """All candidates of the hits, best first."""
-        cands: list[Candidate] = []
-        seen: set[tuple[str, int, int]] = set()
+    def score(self, query: str, query_vector: np.ndarray, hits: Sequence[Hit], articles: dict[str, Article],
+              idf: Callable[[str], float], version: int) -> Scored:
+        """Every candidate of the hits, best first, and the hit articles re-ranked by their best candidate."""
+        cands: dict[tuple[str, int, int], Candidate] = {}
+        sentences: dict[str, list[Span]] = {}
         for rank, hit in enumerate(hits):
             article = articles[hit.chunk.doc_id]
-            for cand in candidates_for(article, hit, rank, sentence_spans(article.text), self.settings.max_quote_chars):
-                key = (cand.doc_id, cand.start, cand.end)
-                if key not in seen:
-                    seen.add(key)
-                    cands.append(cand)
+            spans = sentences.setdefault(article.doc_id, sentence_spans(article.text))
+            for cand in candidates_for(article, hit, rank, spans, self.settings.max_quote_chars):
+                cands.setdefault((cand.doc_id, cand.start, cand.end), cand)
         if not cands:
-            return []
-        dense = self.embedder.embed_passages([c.text for c in cands]) @ query_vector
+            return Scored([], [])
+        listed = list(cands.values())
+        dense = self.cache.vectors(listed, version) @ query_vector
         qterms = set(terms(query))
-        scored = [self._combine(c, float(d), lexical_overlap(qterms, c.text)) for c, d in zip(cands, dense, strict=True)]
-        return sorted(scored, key=lambda c: -c.score)
+        scored = sorted((self._combine(c, float(d), weighted_overlap(qterms, c.text, idf))
+                         for c, d in zip(listed, dense, strict=True)), key=lambda c: -c.score)
+        ranking = list(dict.fromkeys([c.doc_id for c in scored] + [h.chunk.doc_id for h in hits]))
+        return Scored(scored, ranking)
 
     def _combine(self, cand: Candidate, dense: float, lexical: float) -> Candidate:
-        length_penalty = 0.01 * max(0, (cand.end - cand.start) - self.settings.max_quote_chars) / 100
-        score = dense + 0.05 * lexical - 0.003 * cand.hit_rank - length_penalty
+        score = dense + W_LEXICAL * lexical - W_RANK * cand.hit_rank
         return replace(cand, dense=dense, lexical=lexical, score=score)
 
     def relevant(self, best: Candidate) -> bool:
         """Whether the best candidate is close enough to the question to be quoted."""
-        return best.dense >= self.settings.min_relevance
+        return best.dense + W_LEXICAL * best.lexical >= self.settings.min_relevance
+
+    def answer(self, question: str, scored: Scored, articles: dict[str, Article], filters: Filters,
+               search_query: str) -> Answer:
+        """An ``Answer`` quoting the best spans, or the no-answer reply."""
+        lang = detect_lang(question)
+        cands = scored.candidates
+        if not cands or not self.relevant(cands[0]):
+            text = NO_ANSWER[lang]
+            citations: list[Citation] = []
+        else:
+            citations = self.cite(self.select(cands), articles)
+            text = LEAD[lang] + "\n" + "\n".join(f"[{c.n}] «{c.quote}»" for c in citations)
+        if not filters.is_empty():
+            text += "\n" + FILTER_NOTE[lang].format(filters.describe(lang))
+        return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
+                      filters_applied=filters, search_query=search_query)
 
     def select(self, scored: list[Candidate]) -> list[Candidate]:
         """The best candidate and a few others that don't overlap it and score nearly as well."""
         chosen: list[Candidate] = [scored[0]]
         for cand in scored[1:]:
-            if len(chosen) >= self.settings.max_citations:
+            if len(chosen) >= self.settings.max_citations or cand.score < scored[0].score - 0.03:
                 break
-            if cand.score < scored[0].score - 0.03 or not self.relevant(cand):
-                break
+            if not self.relevant(cand):
+                continue
             if any(c.doc_id == cand.doc_id and c.start < cand.end and cand.start < c.end for c in chosen):
                 continue
             chosen.append(cand)
@@ -143,7 +176,8 @@ class ExtractiveAnswerer:
         out = []
         for n, cand in enumerate(chosen, start=1):
             art = articles[cand.doc_id]
-            assert art.text[cand.start:cand.end] == cand.text  # a quote is a promise
+            if art.text[cand.start:cand.end] != cand.text:  # a quote is a promise
+                raise AssertionError(f"quote of {art.doc_id} [{cand.start}:{cand.end}] is not verbatim")
             out.append(Citation(doc_id=art.doc_id, title=art.title, date=art.date, source=art.source, url=art.url,
                                 quote=cand.text, start=cand.start, end=cand.end, score=round(cand.score, 4), n=n))
         return out

@@ -156,6 +156,43 @@ def stats(as_json: bool, data_dir: Path | None) -> None:
         click.echo(f"  {source or '(no source)'}: {n}")
 
 
+@main.command("eval")
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.option("--corpus", type=click.Path(path_type=Path, exists=True), default=None,
+              help="Articles for a JSONL question set (SQuAD JSON brings its own paragraphs).")
+@click.option("--unanswerable", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
+              help="Questions the news corpus cannot answer (RuBQ JSON or JSONL); measures the declined rate.")
+@click.option("--news-corpus", type=click.Path(path_type=Path, exists=True), default=None,
+              help="The news corpus for --unanswerable (default: the demo corpus).")
+@click.option("--baselines/--no-baselines", default=True, show_default=True,
+              help="Also measure BM25 alone, dense alone and a plain LangChain pipeline.")
+@click.option("--limit", type=int, default=None, help="Only the first N questions of each set.")
+@click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the tables (markdown) to this file.")
+@click.option("--chart", "chart_path", type=click.Path(path_type=Path), default=None, help="Write a bar chart PNG.")
+def eval_command(dataset: Path, corpus: Path | None, unanswerable: Path | None, news_corpus: Path | None,
+                 baselines: bool, limit: int | None, report_path: Path | None, chart_path: Path | None) -> None:
+    """Measure retrieval, quoting and refusal on a question set (XQuAD SQuAD JSON, or JSONL)."""
+    from tqdm import tqdm
+
+    from .evalrun import bar_chart, evaluate
+
+    bars: dict[str, tqdm] = {}
+
+    def progress(name: str, done: int, total: int) -> None:
+        bar = bars.setdefault(name, tqdm(total=total, desc=name[:40], file=sys.stderr, disable=None))
+        bar.update(done - bar.n)
+
+    report = evaluate(load_settings(), dataset, corpus, unanswerable, news_corpus, baselines, limit, progress)
+    for bar in bars.values():
+        bar.close()
+    click.echo(report.markdown())
+    if report_path:
+        report_path.write_text(report.markdown() + "\n", encoding="utf-8")
+    if chart_path:
+        bar_chart(report, chart_path)
+
+
 @main.command()
 @click.option("--host", default=None, help="Address to listen on (ASSISTANT_HOST, default 127.0.0.1).")
 @click.option("--port", type=int, default=None, help="Port (ASSISTANT_PORT, default 7860).")

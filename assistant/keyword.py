@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+from collections import Counter
 from collections.abc import Sequence
 from functools import lru_cache
 
@@ -49,8 +51,14 @@ class KeywordIndex:
         self.size = len(texts)
         self.bm25 = bm25s.BM25(k1=1.2, b=0.75)
         corpus = [terms(t) or ["\u2400"] for t in texts]
+        self.df: Counter[str] = Counter(t for doc in corpus for t in set(doc))
         if corpus:
             self.bm25.index(corpus, show_progress=False)
+
+    def idf(self, term: str) -> float:
+        """Inverse document frequency of a stemmed term among the chunks (rare terms weigh more)."""
+        df = self.df.get(term, 0)
+        return math.log(1.0 + (self.size - df + 0.5) / (df + 0.5))
 
     def scores(self, query: str) -> np.ndarray:
         """BM25 score of every chunk (zeros when the query has no known terms)."""

@@ -7,12 +7,15 @@ import json
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chunking import SentenceSplitter, chunk_article
+from .conversation import carry_over
+from .dates import filters_from_question
 from .loading import LoadError, load_paths
-from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Turn
+from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Trace, Turn
 
 if TYPE_CHECKING:
     from .answering import ExtractiveAnswerer
@@ -28,13 +31,15 @@ EMBED_BATCH_CHUNKS = 64
 class Assistant:
     """The question-answering assistant over a stored corpus of news articles."""
 
-    def __init__(self, settings: Settings, embedder: Embedder | None = None) -> None:
+    def __init__(self, settings: Settings, embedder: Embedder | None = None,
+                 clock: Callable[[], date] = date.today) -> None:
         from .answering import ExtractiveAnswerer
         from .embedding import make_embedder
         from .retrieving import HybridRetriever
         from .store import DocStore, VectorStore
 
         self.settings = settings
+        self.clock = clock  # "today", for dates named relatively in questions («вчера»)
         self.embedder: Embedder = embedder or make_embedder(settings)
         self.docstore: DocStore = DocStore(settings.docstore_path)
         self.vectors: VectorStore = VectorStore(settings, self.embedder)
@@ -134,18 +139,25 @@ class Assistant:
 
     def ask(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None) -> Answer:
         """Answer a question from the corpus with verbatim quotes (or say the corpus holds no answer)."""
+        return self.trace(question, history, filters).answer
+
+    def trace(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None) -> Trace:
+        """``ask``, also returning the hits and the article ranking behind the answer."""
         started = time.perf_counter()
         question = question.strip()
         if not question:
             raise ValueError("the question is empty")
-        filters = filters or Filters()
-        search_query = question
+        history = list(history or [])
+        filters, without_date = filters_from_question(question, filters or Filters(), self.clock())
+        search_query = carry_over(without_date, history)
         qvec = self.embedder.embed_query(search_query)
         hits = self.retriever.retrieve(search_query, qvec, self.settings.top_k, filters)
         articles = {h.chunk.doc_id: self._article(h.chunk.doc_id) for h in hits}
-        answer = self.answerer.answer(question, qvec, hits, articles, filters, search_query)
+        snap = self.retriever.snapshot()
+        scored = self.answerer.score(search_query, qvec, hits, articles, snap.keyword.idf, snap.version)
+        answer = self.answerer.answer(question, scored, articles, filters, search_query)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
-        return answer
+        return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking)
 
     def _article(self, doc_id: str) -> Article:
         article = self.docstore.get(doc_id)

@@ -215,3 +215,12 @@ class Stats:
     data_dir: str
     collection: str
     sources: dict[str, int] = field(default_factory=dict)
+
+
+@dataclass
+class Trace:
+    """An answer with what led to it: the fused hits and the articles ranked after quote scoring (for evaluation)."""
+
+    answer: Answer
+    hits: list[Hit]
+    doc_ranking: list[str]

@@ -1,0 +1,31 @@
+"""Follow-up questions without an LLM: carry the terms of earlier turns into the search query."""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Sequence
+
+from .keyword import terms
+from .types import Turn
+
+ANAPHORA = re.compile(
+    r"\b(это|этого|этом|этот|эта|эти|этих|тот|та|те|там|тогда|он|она|оно|они|его|её|ее|их|ему|ей|им|него|неё|"
+    r"них|такой|такие|подробнее|ещё|еще|it|its|this|that|these|those|they|them|he|she|his|her|there|then|more)\b",
+    re.IGNORECASE,
+)
+MAX_CONTENT_TERMS = 2  # a question with this many content terms or fewer leans on the conversation
+
+
+def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
+    """Whether the question depends on earlier turns (few content words, or pronouns pointing back)."""
+    if not any(t.role == "user" for t in history):
+        return False
+    return len(terms(question)) <= MAX_CONTENT_TERMS or bool(ANAPHORA.search(question))
+
+
+def carry_over(question: str, history: Sequence[Turn], turns: int = 2) -> str:
+    """The search query for a follow-up: the question plus the last user questions it refers back to."""
+    if not is_follow_up(question, history):
+        return question
+    earlier = [t.content.strip() for t in history if t.role == "user" and t.content.strip()][-turns:]
+    return " ".join([question, *reversed(earlier)])

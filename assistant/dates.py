@@ -1,0 +1,118 @@
+"""Dates named in a question («в октябре 2025», «вчера», "in 2016") become date filters."""
+
+from __future__ import annotations
+
+import calendar
+import re
+from dataclasses import dataclass
+from datetime import date, timedelta
+
+from .types import Filters
+
+RU_MONTH_STEMS = ("январ", "феврал", "март", "апрел", "ма", "июн", "июл", "август", "сентябр", "октябр", "ноябр",
+                  "декабр")
+EN_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
+RU_MONTH_RE = r"(январ[яеь]|феврал[яеь]|марта?|марте|апрел[яеь]|ма[яе]|май|июн[яеь]|июл[яеь]|августа?|августе|сентябр[яеь]|октябр[яеь]|ноябр[яеь]|декабр[яеь])"
+EN_MONTH_RE = r"(" + "|".join(EN_MONTHS) + r")"
+YEAR_RE = r"((?:19|20)\d{2})"
+
+PATTERNS: list[tuple[str, re.Pattern[str]]] = [
+    ("iso", re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")),
+    ("day_month_year_ru", re.compile(rf"\b(\d{{1,2}})\s+{RU_MONTH_RE}\s+{YEAR_RE}(?:\s*(?:года|г\.))?", re.I)),
+    ("month_year_ru", re.compile(rf"\b(?:в\s+)?{RU_MONTH_RE}\s+{YEAR_RE}(?:\s*(?:года|г\.))?", re.I)),
+    ("month_year_en", re.compile(rf"\b(?:in\s+)?{EN_MONTH_RE}\s+{YEAR_RE}\b", re.I)),
+    ("year_ru", re.compile(rf"\b(?:в\s+)?{YEAR_RE}\s*(?:году|года|г\.)", re.I)),
+    ("year_en", re.compile(rf"\bin\s+{YEAR_RE}\b", re.I)),
+    ("relative", re.compile(r"\b(сегодня|вчера|позавчера|на\s+этой\s+неделе|на\s+прошлой\s+неделе|в\s+этом\s+месяце|"
+                            r"в\s+прошлом\s+месяце|в\s+этом\s+году|в\s+прошлом\s+году|today|yesterday|this\s+week|"
+                            r"last\s+week|this\s+month|last\s+month|this\s+year|last\s+year)\b", re.I)),
+]
+
+
+@dataclass(frozen=True)
+class DateMention:
+    """A date range named in a question and the words that named it."""
+
+    date_from: date
+    date_to: date
+    phrase: str
+
+
+def ru_month(word: str) -> int:
+    """Month number of a Russian month word in any case («октябрь», «октября», «октябре»)."""
+    word = word.lower()
+    for number, stem in enumerate(RU_MONTH_STEMS, start=1):
+        if word.startswith(stem) and (stem != "ма" or word in ("май", "мая", "мае")):
+            return number
+    raise ValueError(word)
+
+
+def month_range(year: int, month: int) -> tuple[date, date]:
+    """First and last day of a month."""
+    return date(year, month, 1), date(year, month, calendar.monthrange(year, month)[1])
+
+
+def relative_range(phrase: str, today: date) -> tuple[date, date]:
+    """The range a relative phrase («вчера», "last week") means, counted from today."""
+    p = " ".join(phrase.lower().split())
+    if p in ("сегодня", "today"):
+        return today, today
+    if p in ("вчера", "yesterday"):
+        return today - timedelta(days=1), today - timedelta(days=1)
+    if p == "позавчера":
+        return today - timedelta(days=2), today - timedelta(days=2)
+    monday = today - timedelta(days=today.weekday())
+    if p in ("на этой неделе", "this week"):
+        return monday, today
+    if p in ("на прошлой неделе", "last week"):
+        return monday - timedelta(days=7), monday - timedelta(days=1)
+    if p in ("в этом месяце", "this month"):
+        return today.replace(day=1), today
+    if p in ("в прошлом месяце", "last month"):
+        last = today.replace(day=1) - timedelta(days=1)
+        return month_range(last.year, last.month)
+    if p in ("в этом году", "this year"):
+        return date(today.year, 1, 1), today
+    return date(today.year - 1, 1, 1), date(today.year - 1, 12, 31)  # в прошлом году / last year
+
+
+def find_date(question: str, today: date) -> DateMention | None:
+    """The first date or date range named in the question."""
+    for kind, pattern in PATTERNS:
+        m = pattern.search(question)
+        if not m:
+            continue
+        try:
+            lo, hi = _range(kind, m, today)
+        except ValueError:
+            continue
+        return DateMention(lo, hi, m.group(0))
+    return None
+
+
+def _range(kind: str, m: re.Match[str], today: date) -> tuple[date, date]:
+    if kind == "iso":
+        day = date(int(m.group(1)), int(m.group(2)), int(m.group(3)))
+        return day, day
+    if kind == "day_month_year_ru":
+        day = date(int(m.group(3)), ru_month(m.group(2)), int(m.group(1)))
+        return day, day
+    if kind == "month_year_ru":
+        return month_range(int(m.group(2)), ru_month(m.group(1)))
+    if kind == "month_year_en":
+        return month_range(int(m.group(2)), EN_MONTHS[m.group(1).lower()])
+    if kind in ("year_ru", "year_en"):
+        year = int(m.group(1))
+        return date(year, 1, 1), date(year, 12, 31)
+    return relative_range(m.group(1), today)
+
+
+def filters_from_question(question: str, given: Filters, today: date) -> tuple[Filters, str]:
+    """Filters with the question's date added (explicit dates win) and the question without the date phrase."""
+    if given.date_from or given.date_to:
+        return given, question
+    mention = find_date(question, today)
+    if mention is None:
+        return given, question
+    rest = re.sub(r"\s+([?!.,])", r"\1", " ".join(question.replace(mention.phrase, " ").split()))
+    return Filters(date_from=mention.date_from, date_to=mention.date_to, sources=given.sources), rest

@@ -1,0 +1,114 @@
+"""Runs an evaluation: fresh stores, the assistant and baselines, a markdown report and a bar chart."""
+
+from __future__ import annotations
+
+import tempfile
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .evaluation import EvalQuestion, Metrics, Outcome, assistant_system, decline_metrics, load_eval_set, \
+    load_unanswerable, run_system, score, table
+
+if TYPE_CHECKING:
+    from .embedding import Embedder
+    from .pipeline import Assistant
+    from .settings import Settings
+
+Progress = Callable[[str, int, int], None]
+
+
+@dataclass
+class EvalReport:
+    """Rows for answerable questions and for questions the corpus cannot answer."""
+
+    dataset: str
+    answerable: list[Metrics] = field(default_factory=list)
+    unanswerable: list[Metrics] = field(default_factory=list)
+
+    def markdown(self) -> str:
+        """Both tables as markdown."""
+        parts = [f"Answerable questions ({self.dataset}):\n", table(self.answerable)]
+        if self.unanswerable:
+            parts += ["\nQuestions the corpus cannot answer (declined should be high):\n", table(self.unanswerable)]
+        return "\n".join(parts)
+
+
+def fresh_assistant(settings: Settings, embedder: Embedder | None, name: str) -> Assistant:
+    """An assistant on a new temporary data dir."""
+    from .pipeline import Assistant
+
+    data = Path(tempfile.mkdtemp(prefix=f"eval-{name}-"))
+    return Assistant(settings.model_copy(update={"data_dir": data, "chroma_url": ""}), embedder=embedder)
+
+
+def run_one(name: str, system: Callable[[EvalQuestion], Outcome], questions: list[EvalQuestion],
+            progress: Progress | None) -> list[Outcome]:
+    """Ask all questions of one system, reporting progress."""
+    return run_system(system, questions, (lambda i: progress(name, i, len(questions))) if progress else None)
+
+
+def evaluate(settings: Settings, dataset: Path, corpus: Path | None = None, unanswerable: Path | None = None,
+             news_corpus: Path | None = None, baselines: bool = True, limit: int | None = None,
+             progress: Progress | None = None) -> EvalReport:
+    """Ingest the dataset's articles (or ``corpus``) afresh, then measure the assistant and the baselines."""
+    from .baselines import bm25_system, dense_system, langchain_system
+
+    evalset = load_eval_set(dataset, limit)
+    assistant = fresh_assistant(settings, None, evalset.name)
+    if evalset.articles:
+        assistant.ingest_articles(evalset.articles)
+    elif corpus is not None:
+        assistant.ingest([corpus])
+    else:
+        raise ValueError(f"{dataset} has no articles of its own: give --corpus with the articles its doc_ids name")
+    report = EvalReport(dataset=evalset.name)
+    systems: dict[str, Callable[[EvalQuestion], Outcome]] = {"assistant (hybrid + quote scoring)":
+                                                             assistant_system(assistant)}
+    if baselines:
+        systems["BM25 alone"] = bm25_system(assistant)
+        systems["dense alone"] = dense_system(assistant)
+        articles = evalset.articles or [a for d in assistant.list_docs() if (a := assistant.get_article(d.doc_id))]
+        systems["plain LangChain"] = langchain_system(assistant.embedder, articles)
+    for name, system in systems.items():
+        report.answerable.append(score(name, evalset.questions, run_one(name, system, evalset.questions, progress)))
+    if unanswerable is not None:
+        report.unanswerable.append(decline_unanswerable(settings, assistant, unanswerable, news_corpus, limit, progress))
+    return report
+
+
+def decline_unanswerable(settings: Settings, assistant: Assistant, path: Path, news_corpus: Path | None,
+                         limit: int | None, progress: Progress | None) -> Metrics:
+    """Declined rate of the assistant on questions its (news) corpus cannot answer."""
+    news = fresh_assistant(settings, assistant.embedder, "news")
+    news.ingest([news_corpus or settings.demo_corpus])
+    questions = [EvalQuestion(q, []) for q in load_unanswerable(path, limit)]
+    name = f"assistant on {path.stem} vs news corpus"
+    return decline_metrics(name, run_one(name, assistant_system(news), questions, progress))
+
+
+def bar_chart(report: EvalReport, out: Path) -> None:
+    """Hit@1, quote-contains-answer and declined rate per system, as a PNG."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+    import numpy as np
+
+    rows = report.answerable
+    metrics = [("hit@1", "hit1"), ("hit@5", "hit5"), ("quote ⊇ answer", "quote_contains")]
+    x = np.arange(len(rows))
+    fig, ax = plt.subplots(figsize=(9, 4.5))
+    for i, (label, attr) in enumerate(metrics):
+        ax.bar(x + (i - 1) * 0.27, [getattr(r, attr) for r in rows], width=0.27, label=label)
+    ax.set_xticks(x, [r.system for r in rows], fontsize=8)
+    ax.set_ylim(0, 1)
+    ax.axhline(0.95, color="grey", linestyle=":", linewidth=1)
+    ax.axhline(0.85, color="grey", linestyle="--", linewidth=1)
+    ax.set_title(f"{report.dataset}: retrieval and quoting (targets: hit@1 0.95 dotted, quote 0.85 dashed)")
+    ax.legend(loc="lower right")
+    fig.tight_layout()
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)

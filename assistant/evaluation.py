@@ -1,0 +1,211 @@
+"""Evaluation: question sets (SQuAD JSON, JSONL, RuBQ), retrieval and quoting metrics, and baselines."""
+
+from __future__ import annotations
+
+import json
+import re
+import statistics
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+from .types import Article, Turn
+
+if TYPE_CHECKING:
+    from .pipeline import Assistant
+
+QUOTE_LIMIT = 330  # "the first quote, at most ~300 characters": a longer first quote counts as a miss
+
+
+@dataclass
+class EvalQuestion:
+    """A question with its gold answers and the article that holds them."""
+
+    question: str
+    answers: list[str]
+    doc_id: str | None = None
+    history: list[Turn] = field(default_factory=list)
+
+
+@dataclass
+class EvalSet:
+    """Articles to ingest (may be empty: use a corpus folder) and questions about them."""
+
+    name: str
+    articles: list[Article]
+    questions: list[EvalQuestion]
+
+
+@dataclass
+class Outcome:
+    """What one system did with one question."""
+
+    ranking: list[str]
+    quote: str
+    answered: bool
+    seconds: float
+
+
+@dataclass
+class Metrics:
+    """One row of the results table."""
+
+    system: str
+    n: int
+    hit1: float = float("nan")
+    hit5: float = float("nan")
+    mrr10: float = float("nan")
+    quote_contains: float = float("nan")
+    declined: float = float("nan")
+    p50_ms: float = float("nan")
+    p95_ms: float = float("nan")
+    mean_quote_chars: float = float("nan")
+
+    def row(self) -> list[str]:
+        """Cells for a markdown table."""
+        cells = [self.hit1, self.hit5, self.mrr10, self.quote_contains, self.declined]
+        return [self.system, str(self.n), *(fmt(x) for x in cells), fmt(self.mean_quote_chars, 0),
+                fmt(self.p50_ms, 0), fmt(self.p95_ms, 0)]
+
+
+HEADER = ["system", "n", "hit@1", "hit@5", "MRR@10", "quote⊇answer", "declined", "quote chars", "p50 ms", "p95 ms"]
+
+
+def fmt(x: float, digits: int = 3) -> str:
+    """A number for the table ('—' when not measured)."""
+    return "—" if x != x else f"{x:.{digits}f}"
+
+
+def norm(text: str) -> str:
+    """Case- and space-folded text for answer matching."""
+    return " ".join(text.replace("ё", "е").replace("Ё", "Е").casefold().split())
+
+
+def load_squad(path: Path, limit: int | None = None) -> EvalSet:
+    """SQuAD-format JSON (XQuAD): each paragraph becomes an article, its questions point at it."""
+    data = json.loads(path.read_text(encoding="utf-8-sig"))
+    articles, questions = [], []
+    for art in data["data"]:
+        title = art.get("title", "").replace("_", " ")
+        slug = re.sub(r"[^\w-]+", "_", title)
+        for i, para in enumerate(art["paragraphs"]):
+            doc_id = f"{slug}-{i}"
+            articles.append(Article(doc_id=doc_id, title=f"{title} ({i + 1})", text=para["context"].lstrip("\ufeff"),
+                                    source="XQuAD", path=f"{path}#{doc_id}"))
+            for qa in para["qas"]:
+                questions.append(EvalQuestion(qa["question"], [a["text"] for a in qa["answers"]], doc_id))
+    return EvalSet(path.stem, articles, questions[:limit] if limit else questions)
+
+
+def load_jsonl(path: Path, limit: int | None = None) -> EvalSet:
+    """JSONL questions: ``question``, ``answer`` (string or list), ``doc_id``, optional ``context`` (earlier turns)."""
+    questions = []
+    for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
+        if not line.strip():
+            continue
+        obj = json.loads(line)
+        if not isinstance(obj.get("question"), str):
+            raise ValueError(f'{path}:{lineno}: field "question" is missing')
+        answers = obj.get("answer") or []
+        context = obj.get("context") or []
+        history = [Turn("user", c) if isinstance(c, str) else Turn(c["role"], c["content"]) for c in context]
+        questions.append(EvalQuestion(obj["question"], [answers] if isinstance(answers, str) else list(answers),
+                                      obj.get("doc_id"), history))
+    return EvalSet(path.stem, [], questions[:limit] if limit else questions)
+
+
+def load_unanswerable(path: Path, limit: int | None = None) -> list[str]:
+    """Questions the corpus cannot answer: RuBQ JSON (``question_text``) or JSONL (``question``)."""
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".jsonl":
+        items = [json.loads(line)["question"] for line in text.splitlines() if line.strip()]
+    else:
+        items = [q["question_text"] for q in json.loads(text)]
+    return items[:limit] if limit else items
+
+
+def load_eval_set(path: Path, limit: int | None = None) -> EvalSet:
+    """A question set by its file type."""
+    if not path.exists():
+        raise FileNotFoundError(f"{path}: no such evaluation file")
+    return load_jsonl(path, limit) if path.suffix == ".jsonl" else load_squad(path, limit)
+
+
+def run_system(system: Callable[[EvalQuestion], Outcome], questions: Sequence[EvalQuestion],
+               progress: Callable[[int], None] | None = None) -> list[Outcome]:
+    """Ask every question."""
+    out = []
+    for i, q in enumerate(questions):
+        out.append(system(q))
+        if progress:
+            progress(i + 1)
+    return out
+
+
+def score(name: str, questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> Metrics:
+    """Retrieval and quoting metrics of one system on answerable questions."""
+    ranks = [o.ranking.index(q.doc_id) + 1 if q.doc_id in o.ranking else None for q, o in zip(questions, outcomes)]
+    has_gold = [q.doc_id is not None for q in questions]
+    n_gold = max(1, sum(has_gold))
+    contains = [bool(o.quote) and len(o.quote) <= QUOTE_LIMIT and any(norm(a) in norm(o.quote) for a in q.answers)
+                for q, o in zip(questions, outcomes)]
+    ms = sorted(o.seconds * 1000 for o in outcomes)
+    quotes = [len(o.quote) for o in outcomes if o.quote]
+    return Metrics(
+        system=name, n=len(questions),
+        hit1=sum(1 for r in ranks if r == 1) / n_gold,
+        hit5=sum(1 for r in ranks if r is not None and r <= 5) / n_gold,
+        mrr10=sum(1 / r for r in ranks if r is not None and r <= 10) / n_gold,
+        quote_contains=sum(contains) / max(1, len(questions)),
+        declined=sum(1 for o in outcomes if not o.answered) / max(1, len(outcomes)),
+        p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95),
+        mean_quote_chars=statistics.fmean(quotes) if quotes else float("nan"),
+    )
+
+
+def percentile(sorted_values: Sequence[float], pct: float) -> float:
+    """Nearest-rank percentile of sorted values."""
+    if not sorted_values:
+        return float("nan")
+    k = max(0, min(len(sorted_values) - 1, round(pct / 100 * len(sorted_values) + 0.5) - 1))
+    return sorted_values[k]
+
+
+def decline_metrics(name: str, outcomes: Sequence[Outcome]) -> Metrics:
+    """Only the declined rate and latency (for questions the corpus cannot answer)."""
+    ms = sorted(o.seconds * 1000 for o in outcomes)
+    return Metrics(system=name, n=len(outcomes), declined=sum(1 for o in outcomes if not o.answered) / max(1, len(outcomes)),
+                   p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95))
+
+
+def table(rows: Sequence[Metrics]) -> str:
+    """A markdown table of metrics rows."""
+    lines = ["| " + " | ".join(HEADER) + " |", "|" + "---|" * len(HEADER)]
+    lines += ["| " + " | ".join(r.row()) + " |" for r in rows]
+    return "\n".join(lines)
+
+
+def measured(system: Callable[[EvalQuestion], Outcome]) -> Callable[[EvalQuestion], Outcome]:
+    """The system with each outcome's wall time filled in."""
+
+    def run(q: EvalQuestion) -> Outcome:
+        started = time.perf_counter()
+        out = system(q)
+        out.seconds = time.perf_counter() - started
+        return out
+
+    return run
+
+
+def assistant_system(assistant: Assistant) -> Callable[[EvalQuestion], Outcome]:
+    """The full assistant: hybrid retrieval, quote scoring, refusal."""
+
+    def run(q: EvalQuestion) -> Outcome:
+        answer_trace = assistant.trace(q.question, q.history)
+        cites = answer_trace.answer.citations
+        return Outcome(answer_trace.doc_ranking, cites[0].quote if cites else "", answer_trace.answer.answered, 0.0)
+
+    return measured(run)
+
