@@ -178,8 +178,8 @@ class LangChainEmbeddings(Embeddings):
 
     def embed_documents(self, texts: list[str]) -> list[list[float]]:
         """Passage vectors as lists."""
-        return self.embedder.embed_passages(texts).tolist()  # type: ignore[no-any-return]
+        return self.embedder.embed_passages(texts).tolist()
 
     def embed_query(self, text: str) -> list[float]:
         """A query vector as a list."""
-        return self.embedder.embed_query(text).tolist()  # type: ignore[no-any-return]
+        return self.embedder.embed_query(text).tolist()

@@ -8,8 +8,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .evaluation import EvalQuestion, Metrics, Outcome, assistant_system, decline_metrics, load_eval_set, \
-    load_unanswerable, run_system, score, table
+from .evaluation import (
+    EvalQuestion,
+    Metrics,
+    Outcome,
+    assistant_system,
+    decline_metrics,
+    load_eval_set,
+    load_unanswerable,
+    run_system,
+    score,
+    table,
+)
 
 if TYPE_CHECKING:
     from .embedding import Embedder
@@ -51,12 +61,12 @@ def run_one(name: str, system: Callable[[EvalQuestion], Outcome], questions: lis
 
 def evaluate(settings: Settings, dataset: Path, corpus: Path | None = None, unanswerable: Path | None = None,
              news_corpus: Path | None = None, baselines: bool = True, limit: int | None = None,
-             progress: Progress | None = None) -> EvalReport:
+             progress: Progress | None = None, embedder: Embedder | None = None) -> EvalReport:
     """Ingest the dataset's articles (or ``corpus``) afresh, then measure the assistant and the baselines."""
     from .baselines import bm25_system, dense_system, langchain_system
 
     evalset = load_eval_set(dataset, limit)
-    assistant = fresh_assistant(settings, None, evalset.name)
+    assistant = fresh_assistant(settings, embedder, evalset.name)
     if evalset.articles:
         assistant.ingest_articles(evalset.articles)
     elif corpus is not None:

@@ -92,7 +92,7 @@ def load_squad(path: Path, limit: int | None = None) -> EvalSet:
         slug = re.sub(r"[^\w-]+", "_", title)
         for i, para in enumerate(art["paragraphs"]):
             doc_id = f"{slug}-{i}"
-            articles.append(Article(doc_id=doc_id, title=f"{title} ({i + 1})", text=para["context"].lstrip("\ufeff"),
+            articles.append(Article(doc_id=doc_id, title=title, text=para["context"].lstrip("\ufeff"),
                                     source="XQuAD", path=f"{path}#{doc_id}"))
             for qa in para["qas"]:
                 questions.append(EvalQuestion(qa["question"], [a["text"] for a in qa["answers"]], doc_id))
@@ -146,11 +146,11 @@ def run_system(system: Callable[[EvalQuestion], Outcome], questions: Sequence[Ev
 
 def score(name: str, questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> Metrics:
     """Retrieval and quoting metrics of one system on answerable questions."""
-    ranks = [o.ranking.index(q.doc_id) + 1 if q.doc_id in o.ranking else None for q, o in zip(questions, outcomes)]
+    ranks = [o.ranking.index(q.doc_id) + 1 if q.doc_id in o.ranking else None for q, o in zip(questions, outcomes, strict=True)]
     has_gold = [q.doc_id is not None for q in questions]
     n_gold = max(1, sum(has_gold))
     contains = [bool(o.quote) and len(o.quote) <= QUOTE_LIMIT and any(norm(a) in norm(o.quote) for a in q.answers)
-                for q, o in zip(questions, outcomes)]
+                for q, o in zip(questions, outcomes, strict=True)]
     ms = sorted(o.seconds * 1000 for o in outcomes)
     quotes = [len(o.quote) for o in outcomes if o.quote]
     return Metrics(

@@ -308,7 +308,7 @@ class LLMWriter:
 
                 key = self.settings.llm_api_key.get_secret_value() or "not-needed"
                 self._model = ChatOpenAI(
-                    model=self.settings.llm_model, base_url=self.base_url, api_key=key,  # type: ignore[arg-type]
+                    model=self.settings.llm_model, base_url=self.base_url, api_key=key,
                     timeout=self.settings.llm_timeout, max_retries=self.max_retries, temperature=self.temperature,
                 )
             return self._model

@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chunking import SentenceSplitter, chunk_article
-from .conversation import carry_over
+from .conversation import carry_over, is_follow_up
 from .dates import filters_from_question
 from .loading import LoadError, load_paths
 from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Trace, Turn
@@ -20,6 +20,7 @@ from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestR
 if TYPE_CHECKING:
     from .answering import ExtractiveAnswerer
     from .embedding import Embedder
+    from .generating import LLMWriter
     from .retrieving import HybridRetriever
     from .settings import Settings
     from .store import DocStore, VectorStore
@@ -35,6 +36,7 @@ class Assistant:
                  clock: Callable[[], date] = date.today) -> None:
         from .answering import ExtractiveAnswerer
         from .embedding import make_embedder
+        from .generating import make_writer
         from .retrieving import HybridRetriever
         from .store import DocStore, VectorStore
 
@@ -46,6 +48,7 @@ class Assistant:
         self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors)
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings)
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
+        self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
         self._write_lock = threading.Lock()
 
     # ---- ingestion -------------------------------------------------------------------------------------------
@@ -149,15 +152,45 @@ class Assistant:
             raise ValueError("the question is empty")
         history = list(history or [])
         filters, without_date = filters_from_question(question, filters or Filters(), self.clock())
-        search_query = carry_over(without_date, history)
+        notes: list[str] = []
+        search_query = self._search_query(without_date, history, notes)
         qvec = self.embedder.embed_query(search_query)
         hits = self.retriever.retrieve(search_query, qvec, self.settings.top_k, filters)
         articles = {h.chunk.doc_id: self._article(h.chunk.doc_id) for h in hits}
         snap = self.retriever.snapshot()
         scored = self.answerer.score(search_query, qvec, hits, articles, snap.keyword.idf, snap.version)
         answer = self.answerer.answer(question, scored, articles, filters, search_query)
+        answer.notes.extend(notes)
+        if self.writer is not None and answer.answered:
+            self._generate(answer, articles, history)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
         return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking)
+
+    def _search_query(self, question: str, history: list[Turn], notes: list[str]) -> str:
+        """The query to search: follow-ups carry earlier turns (condensed by the LLM when one is configured)."""
+        if self.writer is None or not is_follow_up(question, history):
+            return carry_over(question, history)
+        from .generating import LLMError
+
+        try:
+            return self.writer.condense(question, history)
+        except LLMError as exc:
+            notes.append(f"LLM unavailable, follow-up handled without it: {exc}")
+            return carry_over(question, history)
+
+    def _generate(self, answer: Answer, articles: dict[str, Article], history: list[Turn]) -> None:
+        """Replace the extractive text by the LLM's answer; the verified extractive quotes stay as citations."""
+        from .generating import LLMError
+        from .prompts import PromptError
+
+        assert self.writer is not None
+        try:
+            generated = self.writer.write(answer.question, answer.citations, articles, history, answer.lang)
+        except (LLMError, PromptError) as exc:
+            answer.notes.append(f"LLM unavailable, extractive answer shown: {exc}")
+            return
+        answer.text = generated.text
+        answer.notes.extend(generated.notes)
 
     def _article(self, doc_id: str) -> Article:
         article = self.docstore.get(doc_id)

@@ -12,12 +12,14 @@ from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
 from .keyword import KeywordIndex
+from .store import index_text
 from .types import Chunk, Filters, Hit
 
 if TYPE_CHECKING:
     from .store import DocStore, VectorStore
 
 RRF_K = 60
+DEPTH = 3  # each retriever returns this many times k chunks before fusion
 
 
 @dataclass
@@ -82,7 +84,7 @@ class HybridRetriever:
             position={c.chunk_id: i for i, c in enumerate(chunks)},
             dates=dates,
             sources=sources,
-            keyword=KeywordIndex([c.text for c in chunks]),
+            keyword=KeywordIndex([index_text(meta[c.doc_id].title, c.text) for c in chunks]),
         )
 
     def retrieve(self, query: str, query_vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
@@ -90,8 +92,10 @@ class HybridRetriever:
         snap = self.snapshot()
         if not snap.chunks:
             return []
-        dense = [(cid, s) for cid, s in self.vectors.search(query_vector.tolist(), k, filters) if cid in snap.position]
-        keyword = [(snap.chunks[i].chunk_id, s) for i, s in snap.keyword.top(query, k, snap.mask(filters))]
+        depth = k * DEPTH
+        dense = [(cid, s) for cid, s in self.vectors.search(query_vector.tolist(), depth, filters)
+                 if cid in snap.position]
+        keyword = [(snap.chunks[i].chunk_id, s) for i, s in snap.keyword.top(query, depth, snap.mask(filters))]
         fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]])
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense)}
         kw_rank = {cid: r for r, (cid, _) in enumerate(keyword)}

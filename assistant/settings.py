@@ -44,15 +44,16 @@ class Settings(BaseSettings):
     bf16: str = Field("auto", description="bf16 autocast on CPU for sentence-transformers: auto, on, off.")
 
     # chunking
-    chunk_chars: int = Field(700, ge=100, description="Target chunk size in characters.")
+    chunk_chars: int = Field(1000, ge=100, description="Target chunk size in characters.")
     chunk_overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between neighbouring chunks.")
 
     # retrieval and answering
-    top_k: int = Field(8, ge=1, description="Chunks retrieved by each retriever before fusion.")
+    top_k: int = Field(8, ge=1, description="Chunks kept after fusing dense and keyword retrieval, for quote scoring.")
     max_citations: int = Field(3, ge=1, description="Quotes shown in an answer at most.")
     max_quote_chars: int = Field(300, ge=60, description="A quote's length at most (one long sentence may exceed).")
     min_relevance: float = Field(
-        0.86, description="Below this dense similarity of the best sentence, the answer is declined."
+        0.86, description="Below this relevance of the best quote (dense similarity plus weighted term overlap), "
+        "the answer is declined.",
     )
 
     # optional generative answers
@@ -76,13 +77,16 @@ class Settings(BaseSettings):
 
     # Slack (standard Slack variable names are accepted too)
     slack_bot_token: SecretStr = Field(
-        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN")
+        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
+        description="Slack bot token (xoxb-…), always needed by the Slack bot.",
     )
     slack_app_token: SecretStr = Field(
-        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_APP_TOKEN", "SLACK_APP_TOKEN")
+        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_APP_TOKEN", "SLACK_APP_TOKEN"),
+        description="Slack app-level token (xapp-…) for Socket Mode.",
     )
     slack_signing_secret: SecretStr = Field(
-        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET")
+        SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_SIGNING_SECRET", "SLACK_SIGNING_SECRET"),
+        description="Slack signing secret, verifies requests in HTTP mode.",
     )
     slack_api_url: str = Field("", description="Override Slack's Web API base URL (tests point it at a local server).")
     slack_port: int = Field(3000, description="Port of the Slack bot in HTTP mode.")

@@ -176,6 +176,11 @@ def where_clause(filters: Filters | None) -> dict[str, Any] | None:
     return conds[0] if len(conds) == 1 else {"$and": conds}
 
 
+def index_text(title: str, chunk_text: str) -> str:
+    """What is embedded and keyword-indexed for a chunk: the article title, then the chunk (quotes use the chunk)."""
+    return f"{title}\n{chunk_text}" if title else chunk_text
+
+
 def date_int(iso: str | None) -> int:
     """``YYYYMMDD`` as an integer (0 when the article has no date), for range filters."""
     return int(iso.replace("-", "")) if iso else 0
@@ -219,7 +224,7 @@ class VectorStore:
         for article, chunks in items:
             base = {"doc_id": article.doc_id, "source": article.source, "date_int": date_int(article.date)}
             for c in chunks:
-                texts.append(c.text)
+                texts.append(index_text(article.title, c.text))
                 metas.append({**base, "idx": c.index, "start": c.start, "end": c.end})
                 ids.append(c.chunk_id)
         if texts:

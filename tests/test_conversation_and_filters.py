@@ -1,0 +1,74 @@
+"""Follow-up questions use the history; dates named in questions become filters that the answer reports."""
+
+from __future__ import annotations
+
+from datetime import date
+
+import pytest
+
+from assistant.conversation import carry_over, is_follow_up
+from assistant.dates import filters_from_question
+from assistant.pipeline import Assistant
+from assistant.types import Filters, Turn
+
+from .conftest import SEED_QUESTION, SEED_QUOTE
+
+TODAY = date(2025, 10, 28)
+SEED_DOC_PREFIX = "000_348cd98c955992e8"
+
+
+@pytest.mark.parametrize(
+    ("question", "lo", "hi", "rest"),
+    [
+        ("Что подписали в октябре 2025 года?", date(2025, 10, 1), date(2025, 10, 31), "Что подписали?"),
+        ("Что было 27 октября 2025?", date(2025, 10, 27), date(2025, 10, 27), "Что было?"),
+        ("Что случилось в 2016 году?", date(2016, 1, 1), date(2016, 12, 31), "Что случилось?"),
+        ("Какие новости вчера?", date(2025, 10, 27), date(2025, 10, 27), "Какие новости?"),
+        ("Что произошло на прошлой неделе?", date(2025, 10, 20), date(2025, 10, 26), "Что произошло?"),
+        ("What happened in March 2017?", date(2017, 3, 1), date(2017, 3, 31), "What happened?"),
+        ("Что было в мае 2016?", date(2016, 5, 1), date(2016, 5, 31), "Что было?"),
+    ],
+)
+def test_dates_in_questions_become_filters(question: str, lo: date, hi: date, rest: str) -> None:
+    filters, remaining = filters_from_question(question, Filters(sources=("ТАСС",)), TODAY)
+    assert (filters.date_from, filters.date_to, filters.sources) == (lo, hi, ("ТАСС",))
+    assert remaining == rest
+
+
+def test_questions_without_dates_and_explicit_filters_are_left_alone() -> None:
+    assert filters_from_question(SEED_QUESTION, Filters(), TODAY) == (Filters(), SEED_QUESTION)
+    explicit = Filters(date_from=date(2020, 1, 1))
+    assert filters_from_question("Что было в 2016 году?", explicit, TODAY)[0] == explicit
+
+
+def test_follow_up_detection() -> None:
+    history = [Turn("user", SEED_QUESTION), Turn("assistant", "…")]
+    assert is_follow_up("А когда это было?", history)
+    assert not is_follow_up("А когда это было?", [])
+    assert not is_follow_up("Какая лаборатория лишена международной аккредитации ВАДА?", history)
+    assert carry_over("А когда это было?", history) == f"А когда это было? {SEED_QUESTION}"
+
+
+def test_follow_up_retrieves_the_same_story(assistant: Assistant) -> None:
+    first = assistant.ask(SEED_QUESTION)
+    history = [Turn("user", SEED_QUESTION), Turn("assistant", first.text)]
+    follow = assistant.ask("А когда это было?", history=history)
+    assert follow.answered
+    assert follow.citations[0].doc_id.startswith(SEED_DOC_PREFIX)
+    assert follow.citations[0].date == "2025-10-27"
+    alone = assistant.ask("А когда это было?")
+    assert not alone.citations or not alone.citations[0].doc_id.startswith(SEED_DOC_PREFIX)
+
+
+def test_date_named_in_question_filters_and_is_stated(assistant: Assistant) -> None:
+    answer = assistant.ask("Какие документы были подписаны во время визита в октябре 2025 года?")
+    assert answer.filters_applied == Filters(date_from=date(2025, 10, 1), date_to=date(2025, 10, 31))
+    assert answer.citations and all(c.date and c.date.startswith("2025-10") for c in answer.citations)
+    assert SEED_QUOTE in answer.citations[0].quote
+    assert "2025-10-01" in answer.text and "Применены фильтры" in answer.text
+
+
+def test_date_filter_with_nothing_in_range_declines(assistant: Assistant) -> None:
+    answer = assistant.ask("Какие документы были подписаны во время визита в 2019 году?")
+    assert not answer.answered and "В корпусе нет ответа" in answer.text
+    assert "2019-01-01" in answer.text
