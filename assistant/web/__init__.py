@@ -1,0 +1,87 @@
+"""The web chat (Gradio) and its HTTP API on one FastAPI app: ``build_app`` for tests, ``serve`` to run it."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from fastapi import FastAPI
+
+    from ..pipeline import Assistant
+    from ..settings import Settings
+    from .service import WebService
+
+__all__ = ["build_app", "ingest_demo_corpus", "serve"]
+
+
+def build_app(assistant: Assistant, settings: Settings | None = None) -> FastAPI:
+    """FastAPI app with ``/api/*`` and the Gradio chat mounted at ``/`` (login from ``settings.auth_pairs()``)."""
+    import gradio as gr
+    from fastapi import FastAPI
+
+    from .api import add_api
+    from .render import CSS, JS_HEAD
+    from .service import WebService
+    from .ui import build_ui, system_font_theme
+
+    settings = settings or assistant.settings
+    service = WebService(assistant, settings)
+    auth = settings.auth_pairs()
+    app = FastAPI(title="News assistant", description="Question answering over news articles with verbatim quotes.")
+    app.state.service = service
+    add_api(app, service, auth)
+    blocks = build_ui(service)
+    blocks.queue(default_concurrency_limit=4)
+    app.router.on_shutdown.append(service.close)
+    return gr.mount_gradio_app(
+        app, blocks, path="", auth=auth or None, auth_message="News assistant", theme=system_font_theme(),
+        css=CSS, head=JS_HEAD, ssr_mode=False, footer_links=["api"], server_name=settings.host,
+        server_port=settings.port,
+    )
+
+
+def service_of(app: FastAPI) -> WebService:
+    """The ``WebService`` behind an app made by ``build_app``."""
+    return app.state.service
+
+
+def ingest_demo_corpus(assistant: Assistant, corpus: Path) -> None:
+    """Ingest the demo corpus when the store is empty, printing progress to the console."""
+    if assistant.stats().documents:
+        return
+    if not corpus.is_dir():
+        print(f"demo corpus {corpus} not found: starting with an empty store", file=sys.stderr)
+        return
+    print(f"The store is empty: ingesting the demo corpus from {corpus} …", flush=True)
+
+    def progress(what: str, done: int, total: int) -> None:
+        if done == total or done % 10 == 0:
+            print(f"  {done}/{total} {what}", flush=True)
+
+    report = assistant.ingest([corpus], progress=progress)
+    print(f"demo corpus: {report.summary()}", flush=True)
+    for failed in report.failed:
+        print(f"  failed {failed.path}: {failed.reason}", file=sys.stderr)
+
+
+def serve(settings: Settings, demo: bool = True) -> None:
+    """Start the chat and the API on ``settings.host:settings.port`` (blocks until stopped)."""
+    import uvicorn
+
+    from ..pipeline import Assistant
+
+    print("Loading the embedding model …", flush=True)
+    assistant = Assistant(settings)
+    if demo:
+        ingest_demo_corpus(assistant, settings.demo_corpus)
+    app = build_app(assistant, settings)
+    stats = assistant.stats()
+    print(f"{stats.documents} documents, {stats.chunks} chunks; model {stats.model}", flush=True)
+    print(f"Chat: http://{settings.host}:{settings.port}/   API: http://{settings.host}:{settings.port}/api/health",
+          flush=True)
+    try:
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+    finally:
+        assistant.close()

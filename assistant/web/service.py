@@ -1,0 +1,124 @@
+"""What the chat UI and the HTTP API share: input parsing, asking, saving uploads, ingesting, feedback."""
+
+from __future__ import annotations
+
+import re
+import shutil
+from collections.abc import Iterable, Sequence
+from datetime import date
+from pathlib import Path
+from typing import TYPE_CHECKING, Any
+
+from ..feedback import FeedbackStore
+from ..loading import SUPPORTED
+from ..types import Answer, FileResult, Filters, Turn
+
+if TYPE_CHECKING:
+    from ..pipeline import Assistant, Progress
+    from ..settings import Settings
+
+
+class InputError(ValueError):
+    """Bad input from a user or an API client; the message says what to fix."""
+
+
+def parse_date(value: object, name: str) -> date | None:
+    """An ISO ``YYYY-MM-DD`` date, or None when empty."""
+    if value is None or (isinstance(value, str) and not value.strip()):
+        return None
+    if not isinstance(value, str):
+        raise InputError(f"{name}: expected a date as YYYY-MM-DD, got {value!r}")
+    try:
+        return date.fromisoformat(value.strip())
+    except ValueError:
+        raise InputError(f"{name}: {value.strip()!r} is not a date; use YYYY-MM-DD, e.g. 2025-10-27") from None
+
+
+def parse_filters(date_from: object = None, date_to: object = None, sources: object = None) -> Filters:
+    """``Filters`` from loosely typed input (form fields or JSON), with clear errors."""
+    lo, hi = parse_date(date_from, "date_from"), parse_date(date_to, "date_to")
+    if lo and hi and lo > hi:
+        raise InputError(f"date_from {lo} is after date_to {hi}")
+    if sources is None:
+        items: tuple[str, ...] = ()
+    elif isinstance(sources, str):
+        items = (sources,) if sources.strip() else ()
+    elif isinstance(sources, list | tuple) and all(isinstance(s, str) for s in sources):
+        items = tuple(s for s in sources if s.strip())
+    else:
+        raise InputError("sources: expected a list of source names")
+    return Filters(date_from=lo, date_to=hi, sources=items)
+
+
+def parse_history(history: object) -> list[Turn]:
+    """Earlier turns from ``[{"role": "user"|"assistant", "content": "..."}]``."""
+    if history is None:
+        return []
+    if not isinstance(history, list):
+        raise InputError('history: expected a list of {"role": "user"|"assistant", "content": "..."}')
+    turns = []
+    for i, item in enumerate(history):
+        if not isinstance(item, dict) or item.get("role") not in ("user", "assistant") \
+                or not isinstance(item.get("content"), str):
+            raise InputError(f'history[{i}]: expected {{"role": "user"|"assistant", "content": "..."}}')
+        turns.append(Turn(role=item["role"], content=item["content"]))
+    return turns
+
+
+def safe_filename(name: str) -> str:
+    """A file name safe to store: no folders, no odd characters, the suffix kept."""
+    base = Path(name.replace("\\", "/")).name.strip() or "upload.txt"
+    base = re.sub(r"[^\w.\- ]+", "_", base).strip(" .") or "upload.txt"
+    return base[-120:]
+
+
+def unsupported(names: Iterable[str]) -> list[str]:
+    """The names whose suffix the loader does not read."""
+    return [n for n in names if Path(n).suffix.lower() not in SUPPORTED]
+
+
+class WebService:
+    """One assistant, its feedback store and its upload folder, as the web chat and the API use them."""
+
+    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+        self.assistant = assistant
+        self.settings = settings
+        self.feedback = FeedbackStore(settings.feedback_path)
+        self.upload_dir = settings.data_dir / "uploads"
+
+    def ask(self, question: object, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:
+        """Validate and ask."""
+        if not isinstance(question, str) or not question.strip():
+            raise InputError("question: must be a non-empty string")
+        return self.assistant.ask(question.strip(), history=list(history), filters=filters or Filters())
+
+    def save_upload(self, name: str, source: Path | bytes) -> Path:
+        """Keep an uploaded file under ``data_dir/uploads`` (same name, same article id on a later upload)."""
+        self.upload_dir.mkdir(parents=True, exist_ok=True)
+        target = self.upload_dir / safe_filename(name)
+        if isinstance(source, bytes):
+            target.write_bytes(source)
+        else:
+            shutil.copyfile(source, target)
+        return target
+
+    def ingest(self, paths: Sequence[Path], progress: Progress | None = None) -> list[FileResult]:
+        """Ingest saved uploads; one result per article (per line for JSONL) or per failed file."""
+        return self.assistant.ingest(list(paths), progress=progress).results
+
+    def display_path(self, path: str) -> str:
+        """A result's path as the user knows it (the file name, and line for JSONL)."""
+        return Path(path).name
+
+    def health(self) -> dict[str, Any]:
+        """Status, counts and model."""
+        stats = self.assistant.stats()
+        return {"status": "ok", "documents": stats.documents, "chunks": stats.chunks, "model": stats.model}
+
+    def source_names(self) -> list[str]:
+        """The source names of stored articles, for the filter."""
+        return sorted(s for s in self.assistant.stats().sources if s)
+
+    def close(self) -> None:
+        """Close the feedback store."""
+        self.feedback.close()
