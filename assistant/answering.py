@@ -27,7 +27,8 @@ NO_ANSWER = {
 LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
 FILTER_NOTE = {"ru": "Применены фильтры: {}.", "en": "Filters applied: {}."}
 W_LEXICAL = 0.12  # weight of IDF-weighted term overlap against dense similarity
-W_RANK = 0.004  # penalty per rank of the chunk the candidate came from
+W_RANK = 0.0  # penalty per rank of the chunk the candidate came from (tuning found none helps)
+W_LENGTH = 0.03  # bonus for longer quotes up to max_quote_chars: more context, more often the whole answer
 MAX_WINDOW = 3  # sentences in a quote at most
 
 
@@ -135,7 +136,9 @@ class ExtractiveAnswerer:
         return Scored(scored, ranking)
 
     def _combine(self, cand: Candidate, dense: float, lexical: float) -> Candidate:
-        score = dense + W_LEXICAL * lexical - W_RANK * cand.hit_rank
+        cap = self.settings.max_quote_chars
+        length = min(len(cand.text), cap) / cap
+        score = dense + W_LEXICAL * lexical + W_LENGTH * length - W_RANK * cand.hit_rank
         return replace(cand, dense=dense, lexical=lexical, score=score)
 
     def relevant(self, best: Candidate) -> bool:

@@ -39,12 +39,17 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path | LoadError]:
     for path in paths:
         if path.is_dir():
             for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in SUPPORTED and not child.name.startswith("."):
+                if child.suffix.lower() in SUPPORTED and not is_folder_note(child):
                     yield child
         elif path.is_file():
             yield path
         else:
             yield LoadError(str(path), "no such file or folder")
+
+
+def is_folder_note(path: Path) -> bool:
+    """Hidden files and a folder's README/LICENSE are skipped when a folder is read (named explicitly, they load)."""
+    return path.name.startswith(".") or path.stem.upper() in {"README", "LICENSE", "LICENCE"}
 
 
 def load_paths(paths: Iterable[Path]) -> Iterator[Article | LoadError]:
@@ -210,7 +215,7 @@ def clean_field(value: Any) -> str:
 def title_from_body(body: str) -> tuple[str, str]:
     """Title from the first line when it is a headline (short, no final full stop); else the first sentence."""
     stripped = body.lstrip()
-    first_line = stripped.split("\n", 1)[0].strip()
+    first_line = stripped.split("\n", 1)[0].strip().lstrip("#").strip()
     if first_line and len(first_line) <= MAX_TITLE_CHARS and not first_line.endswith((".", "…")) and "\n" in stripped:
         return first_line, body
     from razdel import sentenize

@@ -151,7 +151,9 @@ class Assistant:
         if not question:
             raise ValueError("the question is empty")
         history = list(history or [])
-        filters, without_date = filters_from_question(question, filters or Filters(), self.clock())
+        filters, without_date = filters or Filters(), question
+        if self.docstore.has_dates():  # in an undated corpus (encyclopedic texts) a year is a topic, not a filter
+            filters, without_date = filters_from_question(question, filters, self.clock())
         notes: list[str] = []
         search_query = self._search_query(without_date, history, notes)
         qvec = self.embedder.embed_query(search_query)

@@ -137,6 +137,11 @@ class DocStore:
             chunks = conn.execute("SELECT count(*) FROM chunks").fetchone()[0]
         return int(docs), int(chunks)
 
+    def has_dates(self) -> bool:
+        """Whether any stored article has a date."""
+        with self._tx() as conn:
+            return conn.execute("SELECT 1 FROM articles WHERE date IS NOT NULL LIMIT 1").fetchone() is not None
+
     def sources(self) -> dict[str, int]:
         """Article counts per source."""
         with self._tx() as conn:

@@ -107,6 +107,13 @@ def test_bad_files_are_named_and_the_rest_loads(tmp_path: Path) -> None:
     assert "no such file" in errors["missing.txt"]
 
 
+def test_folder_readme_is_skipped_but_loads_when_named(tmp_path: Path) -> None:
+    (tmp_path / "README.md").write_text("# О корпусе\n\nИсточники и лицензии.", encoding="utf-8")
+    (tmp_path / "news.txt").write_text("Новость\n\nТекст.", encoding="utf-8")
+    assert [a.title for a in load_paths([tmp_path]) if isinstance(a, Article)] == ["Новость"]
+    assert load_one(tmp_path / "README.md").title == "О корпусе"
+
+
 def test_unsupported_file_named_explicitly_is_an_error(tmp_path: Path) -> None:
     path = tmp_path / "scan.pdf"
     path.write_bytes(b"%PDF-1.4")
