@@ -69,7 +69,7 @@ def weighted_overlap(query_terms: set[str], text: str, idf: Callable[[str], floa
 
 
 def candidates_for(article: Article, hit: Hit, rank: int, sentences: list[Span], max_chars: int) -> list[Candidate]:
-    """Sentences and windows of up to three sentences inside one retrieved chunk."""
+    """Sentences, and windows of up to three sentences of one paragraph, inside one retrieved chunk."""
     inside = [s for s in sentences if s.start >= hit.chunk.start and s.end <= hit.chunk.end]
     out: list[Candidate] = []
     for i, first in enumerate(inside):
@@ -77,8 +77,9 @@ def candidates_for(article: Article, hit: Hit, rank: int, sentences: list[Span],
             if i + width > len(inside):
                 break
             last = inside[i + width - 1]
-            if width > 1 and last.end - first.start > max_chars:
-                break
+            if width > 1 and (last.end - first.start > max_chars
+                              or "\n" in article.text[inside[i + width - 2].end:last.start]):
+                break  # windows stay short and inside one paragraph
             out.append(Candidate(article.doc_id, first.start, last.end, article.text[first.start:last.end], rank))
     return out
 

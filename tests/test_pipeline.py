@@ -120,3 +120,9 @@ def test_querying_with_another_model_is_refused(tmp_path: Path, assistant: Assis
     other.__dict__.update(assistant.embedder.__dict__)
     with pytest.raises(ModelMismatchError, match="built with embedding model 'multilingual-e5-small'"):
         Assistant(make_settings(data), embedder=other)
+
+
+def test_quotes_stay_inside_one_paragraph(assistant: Assistant) -> None:
+    for question in [SEED_QUESTION, "Кто посетил центр искусственного интеллекта Alem.ai?"]:
+        for c in assistant.ask(question).citations:
+            assert "\n" not in c.quote
