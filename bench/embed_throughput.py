@@ -1,4 +1,4 @@
-"""Embedding throughput (passages/s) of the backends on ~850-character Russian passages, and peak memory.
+"""Embedding throughput (passages/s) of the backends on 600–850-character Russian passages, and peak memory.
 
 Run: python bench/embed_throughput.py [--n 128] [--out docs/bench_embed.png]
 """
@@ -70,7 +70,7 @@ def plot(results: dict[str, float], out: Path) -> None:
 
     fig, ax = plt.subplots(figsize=(6, 3))
     ax.barh(list(results), list(results.values()), color=["#4c72b0", "#55a868", "#c44e52"])
-    ax.set_xlabel("passages per second (~850 chars, batch 16, 2 CPU cores)")
+    ax.set_xlabel("passages per second (600–850 chars, batch 16, 2 CPU cores)")
     fig.tight_layout()
     fig.savefig(out, dpi=110)
 
