@@ -176,9 +176,11 @@ class ExtractiveAnswerer:
         return chosen
 
     def cite(self, chosen: list[Candidate], articles: dict[str, Article]) -> list[Citation]:
-        """Citations numbered from 1, with each article's metadata."""
+        """Citations numbered from 1, grouped by article (best article first, its quotes in text order)."""
+        order = {doc_id: i for i, doc_id in enumerate(dict.fromkeys(c.doc_id for c in chosen))}
+        grouped = sorted(chosen, key=lambda c: (order[c.doc_id], c.start))
         out = []
-        for n, cand in enumerate(chosen, start=1):
+        for n, cand in enumerate(grouped, start=1):
             art = articles[cand.doc_id]
             if art.text[cand.start:cand.end] != cand.text:  # a quote is a promise
                 raise AssertionError(f"quote of {art.doc_id} [{cand.start}:{cand.end}] is not verbatim")

@@ -73,6 +73,9 @@ def run_ingest(assistant: Assistant, paths: list[Path], prune: bool) -> IngestRe
     bar = tqdm(total=0, unit="article", desc="ingest", file=sys.stderr, disable=None)
 
     def progress(what: str, done: int, total: int) -> None:
+        if what == "chunks":
+            bar.set_postfix(chunks_stored=done, refresh=False)
+            return
         bar.total = total
         bar.n = done
         bar.refresh()

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from .settings import Settings
     from .store import DocStore, VectorStore
 
-Progress = Callable[[str, int, int], None]  # (what, done, total)
+Progress = Callable[[str, int, int], None]  # ("articles", done, total) and ("chunks", stored so far, 0)
 EMBED_BATCH_CHUNKS = 64
 
 
@@ -86,6 +86,8 @@ class Assistant:
                 if sum(len(c) for _, _, c in pending) >= EMBED_BATCH_CHUNKS or done == len(articles):
                     results.extend(self._store_batch(pending))
                     pending = []
+                    if progress:
+                        progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
         return results

@@ -128,7 +128,9 @@ class DocStore:
         """(doc_id, path) of articles loaded from under any of these paths."""
         with self._tx() as conn:
             rows = conn.execute("SELECT doc_id, path FROM articles").fetchall()
-        return [(r[0], r[1]) for r in rows if any(r[1].startswith(p) for p in prefixes)]
+        roots = [p.rstrip("/") for p in prefixes]
+        return [(r[0], r[1]) for r in rows
+                if any(r[1] == root or r[1].startswith(root + "/") or r[1].startswith(root + ":") for root in roots)]
 
     def counts(self) -> tuple[int, int]:
         """(documents, chunks)."""

@@ -57,7 +57,7 @@ def ingest_demo_corpus(assistant: Assistant, corpus: Path) -> None:
     print(f"The store is empty: ingesting the demo corpus from {corpus} …", flush=True)
 
     def progress(what: str, done: int, total: int) -> None:
-        if done == total or done % 10 == 0:
+        if what == "articles" and (done == total or done % 10 == 0):
             print(f"  {done}/{total} {what}", flush=True)
 
     report = assistant.ingest([corpus], progress=progress)

@@ -145,7 +145,8 @@ class Handlers:
         saved = [self.service.save_upload(Path(p).name, Path(p)) for p in paths if Path(p).name not in bad]
 
         def report(what: str, done: int, total: int) -> None:
-            progress((done, total), desc=t(lang, "ingest"), unit="articles")
+            if what == "articles":
+                progress((done, total), desc=t(lang, "ingest"), unit="articles")
 
         results = failed + (self.service.ingest(saved, progress=report) if saved else [])
         return (ingest_html(results, lang, self.service.display_path), self.corpus_panel(lang),
