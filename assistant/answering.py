@@ -25,7 +25,6 @@ NO_ANSWER = {
     "en": "The corpus holds no answer to this question.",
 }
 LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
-FILTER_NOTE = {"ru": "Применены фильтры: {}.", "en": "Filters applied: {}."}
 W_LEXICAL = 0.12  # weight of IDF-weighted term overlap against dense similarity
 W_RANK = 0.0  # penalty per rank of the chunk the candidate came from (tuning found none helps)
 W_LENGTH = 0.03  # bonus for longer quotes up to max_quote_chars: more context, more often the whole answer
@@ -152,13 +151,9 @@ class ExtractiveAnswerer:
         lang = detect_lang(question)
         cands = scored.candidates
         if not cands or not self.relevant(cands[0]):
-            text = NO_ANSWER[lang]
-            citations: list[Citation] = []
+            text, citations = NO_ANSWER[lang], []
         else:
-            citations = self.cite(self.select(cands), articles)
-            text = LEAD[lang] + "\n" + "\n".join(f"[{c.n}] «{c.quote}»" for c in citations)
-        if not filters.is_empty():
-            text += "\n" + FILTER_NOTE[lang].format(filters.describe(lang))
+            text, citations = LEAD[lang], self.cite(self.select(cands), articles)
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
                       filters_applied=filters, search_query=search_query)
 

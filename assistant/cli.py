@@ -132,13 +132,14 @@ def ask(question: str, as_json: bool, date_from: str | None, date_to: str | None
 
 def format_answer(answer: Answer) -> str:
     """The answer for a terminal: text, then each citation with title, date, source and score."""
-    lines = [answer.text if not answer.citations else answer.text.split("\n", 1)[0]]
+    lines = [answer.text]
     for c in answer.citations:
         lines.append(f"\n[{c.n}] {c.title} — {c.date or 'без даты'} — {c.source or '?'}  (score {c.score:.3f})")
         lines.append(f"    «{c.quote}»")
         lines.append(f"    {c.doc_id} [{c.start}:{c.end}]" + (f"  {c.url}" if c.url else ""))
     if not answer.filters_applied.is_empty():
-        lines.append(f"\n({answer.filters_applied.describe(answer.lang)})")
+        label = "Применены фильтры" if answer.lang == "ru" else "Filters applied"
+        lines.append(f"\n{label}: {answer.filters_applied.describe(answer.lang)}")
     return "\n".join(lines)
 
 

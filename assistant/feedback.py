@@ -56,7 +56,7 @@ class FeedbackStore:
         if rating not in (-1, 1):
             raise ValueError(f"rating must be 1 or -1, got {rating!r}")
         data = answer.to_dict() if isinstance(answer, Answer) else answer
-        row = (channel, user, rating, comment, data.get("question", ""), data.get("answer", ""),
+        row = (channel, user, rating, comment, data.get("question", ""), data.get("answer_plain") or data.get("answer", ""),
                json.dumps(data.get("citations", []), ensure_ascii=False),
                json.dumps(data.get("filters_applied", {}), ensure_ascii=False))
         with self._lock, self._conn:

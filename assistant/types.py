@@ -126,7 +126,7 @@ class Answer:
     """What ``Assistant.ask`` returns."""
 
     question: str
-    text: str
+    text: str  # the lead line (extractive) or the LLM's answer; quotes are in ``citations``
     citations: list[Citation] = field(default_factory=list)
     answered: bool = True  # False when the corpus holds no answer
     lang: str = "ru"
@@ -135,11 +135,21 @@ class Answer:
     notes: list[str] = field(default_factory=list)  # e.g. dropped unverifiable LLM quotes
     elapsed_ms: float = 0.0
 
+    def plain_text(self) -> str:
+        """The whole answer as plain text: the text, each numbered quote, and the filters applied."""
+        lines = [self.text, *(f"[{c.n}] «{c.quote}» — {c.title}, {c.date or '—'}, {c.source or '—'}"
+                              for c in self.citations)]
+        if not self.filters_applied.is_empty():
+            label = "Применены фильтры" if self.lang == "ru" else "Filters applied"
+            lines.append(f"{label}: {self.filters_applied.describe(self.lang)}.")
+        return "\n".join(lines)
+
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form (the CLI's --json and the HTTP API)."""
         return {
             "question": self.question,
             "answer": self.text,
+            "answer_plain": self.plain_text(),
             "answered": self.answered,
             "lang": self.lang,
             "citations": [c.to_dict() for c in self.citations],

@@ -146,5 +146,5 @@ def split_messages(blocks: list[Block], limit: int = MAX_BLOCKS) -> list[list[Bl
 
 def fallback_text(answer: Answer) -> str:
     """The plain notification text of an answer message (escaped, shortened)."""
-    pieces = split_text(escape(answer.text), MAX_FALLBACK_CHARS - 1)
+    pieces = split_text(escape(answer.plain_text()), MAX_FALLBACK_CHARS - 1)
     return pieces[0] + ("…" if len(pieces) > 1 else "")

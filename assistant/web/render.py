@@ -197,8 +197,8 @@ def sources_html(answer: dict[str, Any] | None, get_article: Callable[[str], Art
 
 
 def chat_lead(answer: dict[str, Any]) -> str:
-    """The first line of an answer (the lead, or the no-answer reply), Markdown-escaped."""
-    return md_esc(str(answer.get("answer", "")).split("\n", 1)[0])
+    """The answer's text (the lead, the LLM's answer, or the no-answer reply), Markdown-escaped."""
+    return md_esc(str(answer.get("answer", "")))
 
 
 def chat_quote_line(citation: dict[str, Any]) -> str:
