@@ -26,7 +26,6 @@ NO_ANSWER = {
 }
 LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
 W_LEXICAL = 0.12  # weight of IDF-weighted term overlap against dense similarity
-W_RANK = 0.0  # penalty per rank of the chunk the candidate came from (tuning found none helps)
 W_LENGTH = 0.03  # bonus for longer quotes up to max_quote_chars: more context, more often the whole answer
 MAX_WINDOW = 3  # sentences in a quote at most
 
@@ -45,10 +44,10 @@ class Candidate:
     start: int
     end: int
     text: str
-    hit_rank: int
     dense: float = 0.0
     lexical: float = 0.0
-    score: float = 0.0
+    relevance: float = 0.0  # dense + weighted term overlap: what the decline threshold is compared with
+    score: float = 0.0  # relevance plus a length bonus: what quotes are ranked by
 
 
 @dataclass
@@ -67,7 +66,7 @@ def weighted_overlap(query_terms: set[str], text: str, idf: Callable[[str], floa
     return sum(idf(t) for t in query_terms & set(terms(text))) / total
 
 
-def candidates_for(article: Article, hit: Hit, rank: int, sentences: list[Span], max_chars: int) -> list[Candidate]:
+def candidates_for(article: Article, hit: Hit, sentences: list[Span], max_chars: int) -> list[Candidate]:
     """Sentences, and windows of up to three sentences of one paragraph, inside one retrieved chunk."""
     inside = [s for s in sentences if s.start >= hit.chunk.start and s.end <= hit.chunk.end]
     out: list[Candidate] = []
@@ -79,7 +78,7 @@ def candidates_for(article: Article, hit: Hit, rank: int, sentences: list[Span],
             if width > 1 and (last.end - first.start > max_chars
                               or "\n" in article.text[inside[i + width - 2].end:last.start]):
                 break  # windows stay short and inside one paragraph
-            out.append(Candidate(article.doc_id, first.start, last.end, article.text[first.start:last.end], rank))
+            out.append(Candidate(article.doc_id, first.start, last.end, article.text[first.start:last.end]))
     return out
 
 
@@ -120,10 +119,10 @@ class ExtractiveAnswerer:
         """Every candidate of the hits, best first, and the hit articles re-ranked by their best candidate."""
         cands: dict[tuple[str, int, int], Candidate] = {}
         sentences: dict[str, list[Span]] = {}
-        for rank, hit in enumerate(hits):
+        for hit in hits:
             article = articles[hit.chunk.doc_id]
             spans = sentences.setdefault(article.doc_id, sentence_spans(article.text))
-            for cand in candidates_for(article, hit, rank, spans, self.settings.max_quote_chars):
+            for cand in candidates_for(article, hit, spans, self.settings.max_quote_chars):
                 cands.setdefault((cand.doc_id, cand.start, cand.end), cand)
         if not cands:
             return Scored([], [])
@@ -138,12 +137,12 @@ class ExtractiveAnswerer:
     def _combine(self, cand: Candidate, dense: float, lexical: float) -> Candidate:
         cap = self.settings.max_quote_chars
         length = min(len(cand.text), cap) / cap
-        score = dense + W_LEXICAL * lexical + W_LENGTH * length - W_RANK * cand.hit_rank
-        return replace(cand, dense=dense, lexical=lexical, score=score)
+        relevance = dense + W_LEXICAL * lexical
+        return replace(cand, dense=dense, lexical=lexical, relevance=relevance, score=relevance + W_LENGTH * length)
 
     def relevant(self, best: Candidate) -> bool:
         """Whether the best candidate is close enough to the question to be quoted."""
-        return best.dense + W_LEXICAL * best.lexical >= self.settings.min_relevance
+        return best.relevance >= self.settings.min_relevance
 
     def answer(self, question: str, scored: Scored, articles: dict[str, Article], filters: Filters,
                search_query: str) -> Answer:

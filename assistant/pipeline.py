@@ -159,9 +159,9 @@ class Assistant:
         notes: list[str] = []
         search_query = self._search_query(without_date, history, notes)
         qvec = self.embedder.embed_query(search_query)
-        hits = self.retriever.retrieve(search_query, qvec, self.settings.top_k, filters)
+        snap = self.retriever.snapshot()  # one version of the corpus for retrieval and quote scoring alike
+        hits = self.retriever.retrieve(search_query, qvec, self.settings.top_k, filters, snap)
         articles = {h.chunk.doc_id: self._article(h.chunk.doc_id) for h in hits}
-        snap = self.retriever.snapshot()
         scored = self.answerer.score(search_query, qvec, hits, articles, snap.keyword.idf, snap.version)
         answer = self.answerer.answer(question, scored, articles, filters, search_query)
         answer.notes.extend(notes)

@@ -87,9 +87,10 @@ class HybridRetriever:
             keyword=KeywordIndex([index_text(meta[c.doc_id].title, c.text) for c in chunks]),
         )
 
-    def retrieve(self, query: str, query_vector: np.ndarray, k: int, filters: Filters | None = None) -> list[Hit]:
-        """The fused top-k chunks for the query."""
-        snap = self.snapshot()
+    def retrieve(self, query: str, query_vector: np.ndarray, k: int, filters: Filters | None = None,
+                 snap: Snapshot | None = None) -> list[Hit]:
+        """The fused top-k chunks for the query (from ``snap``, else the current snapshot)."""
+        snap = snap or self.snapshot()
         if not snap.chunks:
             return []
         depth = k * DEPTH
