@@ -26,6 +26,11 @@ def best_sentence(embedder: Embedder, query_vector: np.ndarray, text: str) -> st
     return sents[int(np.argmax(scores))]
 
 
+def query_text(q: EvalQuestion) -> str:
+    """The question with the user's earlier turns (baselines have no conversation handling of their own)."""
+    return " ".join([t.content for t in q.history if t.role == "user"] + [q.question])
+
+
 def ranking_of(doc_ids: Sequence[str]) -> list[str]:
     """Unique doc ids in order of first appearance."""
     return list(dict.fromkeys(doc_ids))
@@ -36,8 +41,8 @@ def bm25_system(assistant: Assistant) -> Callable[[EvalQuestion], Outcome]:
 
     def run(q: EvalQuestion) -> Outcome:
         snap = assistant.retriever.snapshot()
-        chunks = [snap.chunks[i] for i, _ in snap.keyword.top(q.question, K)]
-        qvec = assistant.embedder.embed_query(q.question)
+        chunks = [snap.chunks[i] for i, _ in snap.keyword.top(query_text(q), K)]
+        qvec = assistant.embedder.embed_query(query_text(q))
         quote = best_sentence(assistant.embedder, qvec, chunks[0].text) if chunks else ""
         return Outcome(ranking_of([c.doc_id for c in chunks]), quote, bool(chunks), 0.0)
 
@@ -48,7 +53,7 @@ def dense_system(assistant: Assistant) -> Callable[[EvalQuestion], Outcome]:
     """Dense retrieval alone (Chroma); the quote is the best e5 sentence of the top chunk."""
 
     def run(q: EvalQuestion) -> Outcome:
-        qvec = assistant.embedder.embed_query(q.question)
+        qvec = assistant.embedder.embed_query(query_text(q))
         snap = assistant.retriever.snapshot()
         ids = [cid for cid, _ in assistant.vectors.search(qvec.tolist(), K) if cid in snap.position]
         chunks = [snap.chunks[snap.position[cid]] for cid in ids]
@@ -77,7 +82,7 @@ def langchain_system(embedder: Embedder, articles: Sequence[Article]) -> Callabl
         store.add_documents(docs[i:i + 64])
 
     def run(q: EvalQuestion) -> Outcome:
-        qvec = embedder.embed_query(q.question)
+        qvec = embedder.embed_query(query_text(q))
         found = store.similarity_search_by_vector(qvec.tolist(), k=K)
         quote = best_sentence(embedder, qvec, found[0].page_content) if found else ""
         return Outcome(ranking_of([d.metadata["doc_id"] for d in found]), quote, bool(found), 0.0)

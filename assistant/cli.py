@@ -174,8 +174,11 @@ def stats(as_json: bool, data_dir: Path | None) -> None:
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Also write the tables (markdown) to this file.")
 @click.option("--chart", "chart_path", type=click.Path(path_type=Path), default=None, help="Write a bar chart PNG.")
+@click.option("--store", type=click.Path(path_type=Path, file_okay=False), default=None,
+              help="Keep the evaluated corpus in this data dir and reuse it next time (default: a fresh temp dir).")
 def eval_command(dataset: Path, corpus: Path | None, unanswerable: Path | None, news_corpus: Path | None,
-                 baselines: bool, limit: int | None, report_path: Path | None, chart_path: Path | None) -> None:
+                 baselines: bool, limit: int | None, report_path: Path | None, chart_path: Path | None,
+                 store: Path | None) -> None:
     """Measure retrieval, quoting and refusal on a question set (XQuAD SQuAD JSON, or JSONL)."""
     from tqdm import tqdm
 
@@ -187,7 +190,8 @@ def eval_command(dataset: Path, corpus: Path | None, unanswerable: Path | None, 
         bar = bars.setdefault(name, tqdm(total=total, desc=name[:40], file=sys.stderr, disable=None))
         bar.update(done - bar.n)
 
-    report = evaluate(load_settings(), dataset, corpus, unanswerable, news_corpus, baselines, limit, progress)
+    report = evaluate(load_settings(), dataset, corpus, unanswerable, news_corpus, baselines, limit, progress,
+                      store=store)
     for bar in bars.values():
         bar.close()
     click.echo(report.markdown())

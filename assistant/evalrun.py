@@ -10,14 +10,17 @@ from typing import TYPE_CHECKING
 
 from .evaluation import (
     EvalQuestion,
+    KindRow,
     Metrics,
     Outcome,
     assistant_system,
     decline_metrics,
+    kind_table,
     load_eval_set,
     load_unanswerable,
     run_system,
     score,
+    score_by_kind,
     table,
 )
 
@@ -36,20 +39,24 @@ class EvalReport:
     dataset: str
     answerable: list[Metrics] = field(default_factory=list)
     unanswerable: list[Metrics] = field(default_factory=list)
+    by_kind: list[KindRow] = field(default_factory=list)
 
     def markdown(self) -> str:
-        """Both tables as markdown."""
+        """Both tables as markdown (and the per-kind table for news-qa sets)."""
         parts = [f"Answerable questions ({self.dataset}):\n", table(self.answerable)]
+        if self.by_kind:
+            parts += [f"\nBy kind ({self.dataset}; quote@1 = the first citation, at most 400 characters, "
+                      "contains the gold span):\n", kind_table(self.by_kind)]
         if self.unanswerable:
             parts += ["\nQuestions the corpus cannot answer (declined should be high):\n", table(self.unanswerable)]
         return "\n".join(parts)
 
 
-def fresh_assistant(settings: Settings, embedder: Embedder | None, name: str) -> Assistant:
-    """An assistant on a new temporary data dir."""
+def fresh_assistant(settings: Settings, embedder: Embedder | None, name: str, store: Path | None = None) -> Assistant:
+    """An assistant on a new temporary data dir (or on ``store``, reused: unchanged articles are not embedded again)."""
     from .pipeline import Assistant
 
-    data = Path(tempfile.mkdtemp(prefix=f"eval-{name}-"))
+    data = store or Path(tempfile.mkdtemp(prefix=f"eval-{name}-"))
     return Assistant(settings.model_copy(update={"data_dir": data, "chroma_url": ""}), embedder=embedder)
 
 
@@ -61,16 +68,18 @@ def run_one(name: str, system: Callable[[EvalQuestion], Outcome], questions: lis
 
 def evaluate(settings: Settings, dataset: Path, corpus: Path | None = None, unanswerable: Path | None = None,
              news_corpus: Path | None = None, baselines: bool = True, limit: int | None = None,
-             progress: Progress | None = None, embedder: Embedder | None = None) -> EvalReport:
+             progress: Progress | None = None, embedder: Embedder | None = None,
+             store: Path | None = None) -> EvalReport:
     """Ingest the dataset's articles (or ``corpus``) afresh, then measure the assistant and the baselines."""
     from .baselines import bm25_system, dense_system, langchain_system
 
     evalset = load_eval_set(dataset, limit)
-    assistant = fresh_assistant(settings, embedder, evalset.name)
+    assistant = fresh_assistant(settings, embedder, evalset.name, store)
     if evalset.articles:
         assistant.ingest_articles(evalset.articles)
     elif corpus is not None:
         assistant.ingest([corpus])
+        resolve_doc_ids(evalset.questions, assistant)
     else:
         raise ValueError(f"{dataset} has no articles of its own: give --corpus with the articles its doc_ids name")
     report = EvalReport(dataset=evalset.name)
@@ -82,10 +91,21 @@ def evaluate(settings: Settings, dataset: Path, corpus: Path | None = None, unan
         articles = evalset.articles or [a for d in assistant.list_docs() if (a := assistant.get_article(d.doc_id))]
         systems["plain LangChain"] = langchain_system(assistant.embedder, articles)
     for name, system in systems.items():
-        report.answerable.append(score(name, evalset.questions, run_one(name, system, evalset.questions, progress)))
+        outcomes = run_one(name, system, evalset.questions, progress)
+        report.answerable.append(score(name, evalset.questions, outcomes))
+        if any(q.kind for q in evalset.questions):
+            report.by_kind.extend(score_by_kind(name, evalset.questions, outcomes))
     if unanswerable is not None:
         report.unanswerable.append(decline_unanswerable(settings, assistant, unanswerable, news_corpus, limit, progress))
     return report
+
+
+def resolve_doc_ids(questions: list[EvalQuestion], assistant: Assistant) -> None:
+    """Gold ids that name a file (``117141_text``) become the stored article's id (``117141_text-1a2b3c4d``)."""
+    by_stem = {Path(d.path).stem: d.doc_id for d in assistant.list_docs()}
+    for q in questions:
+        if q.doc_id is not None:
+            q.doc_id = by_stem.get(q.doc_id, q.doc_id)
 
 
 def decline_unanswerable(settings: Settings, assistant: Assistant, path: Path, news_corpus: Path | None,

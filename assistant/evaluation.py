@@ -16,7 +16,8 @@ from .types import Article, Turn
 if TYPE_CHECKING:
     from .pipeline import Assistant
 
-QUOTE_LIMIT = 330  # "the first quote, at most ~300 characters": a longer first quote counts as a miss
+QUOTE_LIMIT = 400  # "the first citation, at most ~400 characters": a longer quote counts as a miss
+KINDS = ("lexical", "paraphrase", "context", "follow-up", "english", "unanswerable")
 
 
 @dataclass
@@ -27,6 +28,8 @@ class EvalQuestion:
     answers: list[str]
     doc_id: str | None = None
     history: list[Turn] = field(default_factory=list)
+    kind: str = ""  # lexical / paraphrase / context / follow-up / english / unanswerable (news-qa sets)
+    qid: str = ""
 
 
 @dataclass
@@ -46,6 +49,7 @@ class Outcome:
     quote: str
     answered: bool
     seconds: float
+    quotes: list[str] = field(default_factory=list)  # the first citations in order (quote@3); [quote] if empty
 
 
 @dataclass
@@ -100,7 +104,10 @@ def load_squad(path: Path, limit: int | None = None) -> EvalSet:
 
 
 def load_jsonl(path: Path, limit: int | None = None) -> EvalSet:
-    """JSONL questions: ``question``, ``answer`` (string or list), ``doc_id``, optional ``context`` (earlier turns)."""
+    """JSONL questions: ``question``, ``answer`` (string or list), ``doc_id``, optional ``context`` (earlier turns).
+
+    The news-qa format (``id``, ``difficulty``, ``lang``, ``context`` = the earlier question) gives each item a kind.
+    """
     questions = []
     for lineno, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
         if not line.strip():
@@ -110,10 +117,24 @@ def load_jsonl(path: Path, limit: int | None = None) -> EvalSet:
             raise ValueError(f'{path}:{lineno}: field "question" is missing')
         answers = obj.get("answer") or []
         context = obj.get("context") or []
+        context = [context] if isinstance(context, str) else context
         history = [Turn("user", c) if isinstance(c, str) else Turn(c["role"], c["content"]) for c in context]
         questions.append(EvalQuestion(obj["question"], [answers] if isinstance(answers, str) else list(answers),
-                                      obj.get("doc_id"), history))
+                                      obj.get("doc_id"), history, kind_of(obj), str(obj.get("id", lineno))))
     return EvalSet(path.stem, [], questions[:limit] if limit else questions)
+
+
+def kind_of(obj: dict[str, object]) -> str:
+    """The kind of a news-qa item, from its fields (empty for other JSONL sets)."""
+    if "difficulty" not in obj:
+        return ""
+    if obj.get("doc_id") is None:
+        return "unanswerable"
+    if obj.get("context"):
+        return "follow-up"
+    if obj.get("lang") == "en":
+        return "english"
+    return str(obj.get("difficulty") or "")
 
 
 def load_unanswerable(path: Path, limit: int | None = None) -> list[str]:
@@ -149,8 +170,7 @@ def score(name: str, questions: Sequence[EvalQuestion], outcomes: Sequence[Outco
     ranks = [o.ranking.index(q.doc_id) + 1 if q.doc_id in o.ranking else None for q, o in zip(questions, outcomes, strict=True)]
     has_gold = [q.doc_id is not None for q in questions]
     n_gold = max(1, sum(has_gold))
-    contains = [bool(o.quote) and len(o.quote) <= QUOTE_LIMIT and any(norm(a) in norm(o.quote) for a in q.answers)
-                for q, o in zip(questions, outcomes, strict=True)]
+    contains = [quote_hit(q, o.quote) for q, o in zip(questions, outcomes, strict=True)]
     ms = sorted(o.seconds * 1000 for o in outcomes)
     quotes = [len(o.quote) for o in outcomes if o.quote]
     return Metrics(
@@ -163,6 +183,71 @@ def score(name: str, questions: Sequence[EvalQuestion], outcomes: Sequence[Outco
         p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95),
         mean_quote_chars=statistics.fmean(quotes) if quotes else float("nan"),
     )
+
+
+def quote_hit(q: EvalQuestion, quote: str) -> bool:
+    """Whether a quote (at most ``QUOTE_LIMIT`` characters) contains a gold answer, case/space/ё-folded."""
+    return bool(quote) and len(quote) <= QUOTE_LIMIT and any(norm(a) in norm(quote) for a in q.answers)
+
+
+@dataclass
+class KindRow:
+    """One row of the per-kind table (news-qa sets)."""
+
+    system: str
+    kind: str
+    n: int
+    hit1: float
+    quote1: float
+    quote3: float
+    declined: float
+    p50_ms: float
+    p95_ms: float
+
+    def row(self) -> list[str]:
+        """Cells for a markdown table."""
+        return [self.system, self.kind, str(self.n), fmt(self.hit1), fmt(self.quote1), fmt(self.quote3),
+                fmt(self.declined), fmt(self.p50_ms, 0), fmt(self.p95_ms, 0)]
+
+
+KIND_HEADER = ["system", "kind", "n", "article hit@1", "quote@1", "quote@3", "declined", "p50 ms", "p95 ms"]
+
+
+def kind_row(system: str, kind: str, pairs: Sequence[tuple[EvalQuestion, Outcome]]) -> KindRow:
+    """Metrics of one system on the questions of one kind."""
+    n = max(1, len(pairs))
+    ms = sorted(o.seconds * 1000 for _, o in pairs)
+    gold = [(q, o) for q, o in pairs if q.doc_id is not None]
+    no_gold = kind == "unanswerable"
+    nan = float("nan")
+    return KindRow(
+        system, kind, len(pairs),
+        hit1=nan if no_gold else sum(1 for q, o in gold if o.ranking[:1] == [q.doc_id]) / n,
+        quote1=nan if no_gold else sum(1 for q, o in gold if quote_hit(q, o.quote)) / n,
+        quote3=nan if no_gold else sum(1 for q, o in gold if any(quote_hit(q, x) for x in (o.quotes or [o.quote])[:3])) / n,
+        declined=sum(1 for _, o in pairs if not o.answered) / n,
+        p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95))
+
+
+def score_by_kind(system: str, questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> list[KindRow]:
+    """Per-kind rows, plus "Russian single-turn" (lexical+paraphrase+context) and "answerable" (all but unanswerable)."""
+    pairs = list(zip(questions, outcomes, strict=True))
+    groups: dict[str, list[tuple[EvalQuestion, Outcome]]] = {}
+    for q, o in pairs:
+        groups.setdefault(q.kind, []).append((q, o))
+        if q.kind in ("lexical", "paraphrase", "context"):
+            groups.setdefault("ru single-turn", []).append((q, o))
+        if q.kind != "unanswerable":
+            groups.setdefault("answerable", []).append((q, o))
+    order = [*KINDS[:3], "ru single-turn", *KINDS[3:], "answerable"]
+    return [kind_row(system, k, groups[k]) for k in order if k in groups]
+
+
+def kind_table(rows: Sequence[KindRow]) -> str:
+    """A markdown table of per-kind rows."""
+    lines = ["| " + " | ".join(KIND_HEADER) + " |", "|" + "---|" * len(KIND_HEADER)]
+    lines += ["| " + " | ".join(r.row()) + " |" for r in rows]
+    return "\n".join(lines)
 
 
 def percentile(sorted_values: Sequence[float], pct: float) -> float:
@@ -199,13 +284,24 @@ def measured(system: Callable[[EvalQuestion], Outcome]) -> Callable[[EvalQuestio
     return run
 
 
+def with_answers(assistant: Assistant, history: Sequence[Turn]) -> list[Turn]:
+    """The history with the assistant's own answer after each trailing user turn (a follow-up's first question)."""
+    out: list[Turn] = []
+    for turn in history:
+        out.append(turn)
+        if turn.role == "user":
+            out.append(Turn("assistant", assistant.ask(turn.content, out[:-1]).plain_text()))
+    return out
+
+
 def assistant_system(assistant: Assistant) -> Callable[[EvalQuestion], Outcome]:
-    """The full assistant: hybrid retrieval, quote scoring, refusal."""
+    """The full assistant: hybrid retrieval, quote ranking, refusal (follow-ups get the earlier turns answered)."""
 
     def run(q: EvalQuestion) -> Outcome:
-        answer_trace = assistant.trace(q.question, q.history)
+        history = with_answers(assistant, q.history) if any(t.role == "user" for t in q.history[-1:]) else q.history
+        answer_trace = assistant.trace(q.question, history)
         cites = answer_trace.answer.citations
-        return Outcome(answer_trace.doc_ranking, cites[0].quote if cites else "", answer_trace.answer.answered, 0.0)
+        return Outcome(answer_trace.doc_ranking, cites[0].quote if cites else "", answer_trace.answer.answered, 0.0,
+                       [c.quote for c in cites])
 
     return measured(run)
-

@@ -13,6 +13,7 @@ from typing import Any
 
 import yaml
 
+from .markup import clean_markup
 from .types import Article
 
 TEXT_SUFFIXES = {".txt", ".md", ".markdown"}
@@ -187,6 +188,7 @@ def parse_jsonl(text: str, path: Path) -> Iterator[Article | LoadError]:
 
 def make_article(meta: dict[str, Any], body: str, path: Path, lineno: int | None = None) -> Article:
     """Build an ``Article``: stable id, title (given, else the first line), ISO date, source."""
+    body = clean_markup(body)
     if not body.strip():
         raise ValueError("the article has no text: add a body below the header")
     title = clean_field(meta.get("title"))

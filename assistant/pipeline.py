@@ -168,7 +168,7 @@ class Assistant:
         if self.writer is not None and answer.answered:
             self._generate(answer, articles, history)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
-        return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking)
+        return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking, scored=scored)
 
     def _search_query(self, question: str, history: list[Turn], notes: list[str]) -> str:
         """The query to search: follow-ups carry earlier turns (condensed by the LLM when one is configured)."""

@@ -50,10 +50,14 @@ class Settings(BaseSettings):
     # retrieval and answering
     top_k: int = Field(8, ge=1, description="Chunks kept after fusing dense and keyword retrieval, for quote scoring.")
     max_citations: int = Field(3, ge=1, description="Quotes shown in an answer at most.")
-    max_quote_chars: int = Field(300, ge=60, description="A quote's length at most (one long sentence may exceed).")
-    min_relevance: float = Field(
-        0.86, description="Below this relevance of the best quote (dense similarity plus weighted term overlap), "
-        "the answer is declined.",
+    max_quote_chars: int = Field(400, ge=60, description="A quote's length at most (one long sentence may exceed).")
+    answer_ranker: str = Field(
+        "formula", description="Answer ranker: linear (bundled weights), linear:<weights.json>, or formula "
+        "(dense similarity plus weighted term overlap).",
+    )
+    min_relevance: float | None = Field(
+        None, description="Decline threshold on the best quote's score; empty = the ranker's own (per language "
+        "pair for linear, 0.86 for formula).",
     )
 
     # optional generative answers

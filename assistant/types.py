@@ -234,3 +234,4 @@ class Trace:
     answer: Answer
     hits: list[Hit]
     doc_ranking: list[str]
+    scored: Any = None  # the answerer's ranked candidates and their features (answering.Scored)

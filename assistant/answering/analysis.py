@@ -1,0 +1,140 @@
+"""Text analysis for answer ranking: question type, lemmas (pymorphy3), names, places, numbers, dates, cues."""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+
+def _words(text: str) -> frozenset[str]:
+    """A word list written as one string."""
+    return frozenset(text.split())
+
+
+WORD_RE = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*", re.UNICODE)
+CYRILLIC = re.compile(r"[А-Яа-яЁё]")
+LATIN = re.compile(r"[A-Za-z]")
+MONTHS = ("январ", "феврал", "март", "апрел", "мая", "май", "июн", "июл", "август", "сентябр", "октябр", "ноябр",
+          "декабр", "january", "february", "march", "april", "june", "july", "august", "september", "october",
+          "november", "december")
+YEAR_RE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
+NUMBER_RE = re.compile(r"\d")
+NUMBER_WORDS = _words("""один одна два две три четыре пять шесть семь восемь девять десять одиннадцать двенадцать
+пятнадцать двадцать тридцать сорок пятьдесят сто двести тысяча миллион миллиард несколько десяток дюжина
+полтора""")
+CAUSE_CUES = ("из-за", "поскольку", "так как", "потому", "причин", "в связи с", "вследствие", "в результате",
+              "благодаря", "связи с", "из‑за", "ради", "чтобы", "объясни", "мотив", "так что", "после того как",
+              "because", "due to", "заявлени", "обвинени", "подозрени")
+ANAPHORA = _words("""он она оно они его её ее их ему ей им это этот эта эти этого этой этих этом тот та те того
+там тогда так такой такая такие также кроме при однако но поэтому впрочем здесь тут последний последняя
+последние данный данная""")
+STOP = _words("""и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее её мне
+было вот от меня еще ещё нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять
+уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего
+раз тоже себе под будет ж тогда кто этот того потому этого какой совсем ним здесь этом один почти мой тем чтобы нее
+сейчас были куда зачем всех никогда можно при наконец два об другой хоть после над больше тот через эти нас про всего
+них какая много разве три эту моя впрочем хорошо свою этой перед иногда лучше чуть том нельзя такой им более всегда
+конечно всю между это который которая которые которое сколько почему каким какие какое каких какую каком кого кому
+кем чей чья чьё чьи откуда the a an of in on at to for by with from is are was were be been what who whom whose
+which when where why how many much did does do has have had it its this that as and or not""")
+
+
+@dataclass(frozen=True)
+class Token:
+    """A word with its lemma and the name/place/organisation/number flags pymorphy3 gives it."""
+
+    lemma: str
+    name: bool = False  # first name, surname, patronymic, or a capitalised word inside a sentence
+    geo: bool = False
+    org: bool = False
+    number: bool = False
+
+
+@dataclass(frozen=True)
+class TextInfo:
+    """What the ranker needs to know of a sentence or a question."""
+
+    lemmas: frozenset[str]  # content lemmas (stop words dropped)
+    names: frozenset[str]  # lemmas of person-like names
+    places: frozenset[str]
+    orgs: frozenset[str]
+    has_number: bool
+    has_date: bool
+    has_cause: bool
+    anaphoric: bool  # starts with a word that points back («Он», «Это», «По этой причине»)
+
+
+def detect_lang(text: str) -> str:
+    """``ru`` when the text is mostly Cyrillic, else ``en``."""
+    cyr, lat = len(CYRILLIC.findall(text)), len(LATIN.findall(text))
+    return "ru" if cyr >= lat and cyr > 0 else "en"
+
+
+@lru_cache(maxsize=1)
+def _morph() -> object:
+    import pymorphy3
+
+    return pymorphy3.MorphAnalyzer()
+
+
+@lru_cache(maxsize=200_000)
+def analyse_word(word: str, capitalised_inside: bool) -> Token:
+    """Lemma and flags of one word (cached: words repeat across sentences and questions)."""
+    low = word.lower().replace("ё", "е")
+    if not CYRILLIC.search(word):
+        number = low.isdigit() or low in {"one", "two", "three", "four", "five", "ten", "hundred", "thousand"}
+        return Token(low, name=capitalised_inside and not number, number=number)
+    parse = _morph().parse(word)[0]  # type: ignore[attr-defined]
+    tag = parse.tag
+    lemma = parse.normal_form.replace("ё", "е")
+    name = ("Name" in tag or "Surn" in tag or "Patr" in tag) or (capitalised_inside and "Geox" not in tag
+                                                                   and "Orgn" not in tag)
+    return Token(lemma, name=name, geo="Geox" in tag, org="Orgn" in tag,
+                 number="NUMB" in tag or "NUMR" in tag or lemma in NUMBER_WORDS)
+
+
+def tokens(text: str) -> list[Token]:
+    """The words of a text, analysed."""
+    out = []
+    for i, match in enumerate(WORD_RE.finditer(text)):
+        word = match.group()
+        out.append(analyse_word(word, i > 0 and word[:1].isupper()))
+    return out
+
+
+@lru_cache(maxsize=50_000)
+def text_info(text: str) -> TextInfo:
+    """Lemmas, entities and cues of a sentence (cached by text)."""
+    toks = tokens(text)
+    low = text.lower()
+    first = toks[0].lemma if toks else ""
+    return TextInfo(
+        lemmas=frozenset(t.lemma for t in toks if t.lemma not in STOP and len(t.lemma) > 1),
+        names=frozenset(t.lemma for t in toks if t.name),
+        places=frozenset(t.lemma for t in toks if t.geo),
+        orgs=frozenset(t.lemma for t in toks if t.org),
+        has_number=bool(NUMBER_RE.search(text)) or any(t.number for t in toks),
+        has_date=bool(YEAR_RE.search(text)) or any(m in low for m in MONTHS),
+        has_cause=any(c in low for c in CAUSE_CUES),
+        anaphoric=first in ANAPHORA,
+    )
+
+
+QTYPE_PATTERNS: tuple[tuple[str, re.Pattern[str]], ...] = (
+    ("why", re.compile(r"\b(почему|зачем|из-за чего|за что|по какой причине|с какой целью|what caused|why)\b")),
+    ("count", re.compile(r"\b(сколько|how many|how much|how old|how long|во сколько)\b")),
+    ("when", re.compile(r"\b(когда|в каком году|какого числа|в какой день|в каком месяце|what year|when)\b")),
+    ("where", re.compile(r"\b(где|куда|откуда|в каком городе|в какой стране|в каком месте|where)\b")),
+    ("who", re.compile(r"\b(кто|кого|кому|кем|чей|чья|чьё|чье|чьи|who|whom|whose)\b")),
+)
+QTYPES = ("why", "count", "when", "where", "who", "what")
+
+
+def question_type(question: str) -> str:
+    """The kind of information asked for: why, count, when, where, who, or what (anything else)."""
+    low = question.lower().replace("ё", "е")
+    for qtype, pattern in QTYPE_PATTERNS:
+        if pattern.search(low):
+            return qtype
+    return "what"

@@ -1,0 +1,99 @@
+"""Answering stage: candidates → features → ranker → decline → citations."""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ..types import Answer, Article, Filters, Hit
+from .analysis import detect_lang
+from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
+from .citing import LEAD, NO_ANSWER, cite, select
+from .features import Features, featurize, make_question
+from .rankers import AnswerRanker, make_ranker
+from .vectors import EmbeddedSentenceVectors, SentenceVectorSource
+
+if TYPE_CHECKING:
+    from ..embedding import Embedder
+    from ..settings import Settings
+
+
+@dataclass
+class Scored:
+    """Candidates best first, the articles ranked by their best candidate, and the language pair of the best."""
+
+    candidates: list[Candidate]
+    doc_ranking: list[str]
+    pair: str = "ru-ru"
+    features: Features | None = None
+
+
+class ExtractiveAnswerer:
+    """Ranks candidate quotes with a learned (or formula) ranker; declines when the best is not good enough."""
+
+    def __init__(self, embedder: Embedder, settings: Settings,
+                 sentence_vectors: SentenceVectorSource | None = None, ranker: AnswerRanker | None = None) -> None:
+        self.settings = settings
+        self.vectors = sentence_vectors or EmbeddedSentenceVectors(embedder)
+        self.ranker = ranker or make_ranker(settings.answer_ranker, embedder.model_id, settings.min_relevance)
+        self._sentences: dict[tuple[str, int], ArticleSentences] = {}
+        self._lock = threading.Lock()
+
+    def sentences(self, article: Article) -> ArticleSentences:
+        """An article's sentences and their vectors (kept until the article changes)."""
+        key = (article.doc_id, hash(article.text))
+        with self._lock:
+            found = self._sentences.get(key)
+        if found is None:
+            found = article_sentences(article)
+            found.vectors = self.vectors.sentence_vectors(article, found.spans)
+            with self._lock:
+                if len(self._sentences) > 20_000:
+                    self._sentences.clear()
+                self._sentences[key] = found
+        return found
+
+    def score(self, query: str, query_vector: np.ndarray, hits: Sequence[Hit], articles: dict[str, Article],
+              idf: Callable[[str], float], version: int = 0) -> Scored:
+        """Every candidate of the hits, best first, and the hit articles re-ranked by their best candidate."""
+        by_doc: dict[str, list[Hit]] = {}
+        for hit in hits:
+            by_doc.setdefault(hit.chunk.doc_id, []).append(hit)
+        sents = {d: self.sentences(articles[d]) for d in by_doc}
+        sims = {d: np.asarray(s.vectors, dtype=np.float32) @ query_vector for d, s in sents.items()}
+        cands = [c for d, hs in by_doc.items() for c in candidates_for(sents[d], hs, self.settings.max_quote_chars)]
+        if not cands:
+            return Scored([], list(by_doc))
+        question = make_question(query, idf)
+        feats = featurize(question, cands, sents, sims, {d: i for i, d in enumerate(by_doc)})
+        scores = self.ranker.score(question, cands, feats)
+        order = np.argsort(-scores, kind="stable")
+        dense, lex = feats.column("dense"), feats.column("lex")
+        ranked = [replace(cands[i], dense=float(dense[i]), lexical=float(lex[i]), relevance=float(scores[i]),
+                          score=float(scores[i])) for i in order]
+        feats = Features(feats.names, feats.matrix[order])
+        ranking = list(dict.fromkeys([c.doc_id for c in ranked] + list(by_doc)))
+        pair = f"{detect_lang(query)}-{detect_lang(articles[ranked[0].doc_id].text[:400])}"
+        return Scored(ranked, ranking, pair, feats)
+
+    def relevant(self, best: Candidate, pair: str = "ru-ru") -> bool:
+        """Whether the best candidate is good enough to be quoted as an answer."""
+        return best.relevance >= self.ranker.threshold(pair)
+
+    def answer(self, question: str, scored: Scored, articles: dict[str, Article], filters: Filters,
+               search_query: str) -> Answer:
+        """An ``Answer`` quoting the best spans ([1] = best), or the no-answer reply."""
+        lang = detect_lang(question)
+        cands = scored.candidates
+        threshold = self.ranker.threshold(scored.pair)
+        if not cands or cands[0].relevance < threshold:
+            text, citations = NO_ANSWER[lang], []
+        else:
+            chosen = select(cands, self.settings.max_citations, self.ranker.margin, threshold)
+            text, citations = LEAD[lang], cite(chosen, articles)
+        return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
+                      filters_applied=filters, search_query=search_query)

@@ -1,0 +1,40 @@
+"""Choosing and numbering quotes: [1] is the best-scored quote; every quote is checked to be verbatim."""
+
+from __future__ import annotations
+
+from ..types import Article, Citation
+from .candidates import Candidate
+
+NO_ANSWER = {
+    "ru": "В корпусе нет ответа на этот вопрос.",
+    "en": "The corpus holds no answer to this question.",
+}
+LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
+
+
+def overlaps(a: Candidate, b: Candidate) -> bool:
+    """Whether two candidates share characters of the same article."""
+    return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
+
+
+def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:
+    """The best candidate, then others that don't overlap those chosen, pass the threshold and are within margin."""
+    chosen: list[Candidate] = [scored[0]]
+    for cand in scored[1:]:
+        if len(chosen) >= max_citations or cand.score < scored[0].score - margin:
+            break
+        if cand.relevance >= threshold and not any(overlaps(c, cand) for c in chosen):
+            chosen.append(cand)
+    return chosen
+
+
+def cite(chosen: list[Candidate], articles: dict[str, Article]) -> list[Citation]:
+    """Citations numbered from 1 in score order (the first is the answer)."""
+    out = []
+    for n, cand in enumerate(chosen, start=1):
+        art = articles[cand.doc_id]
+        if art.text[cand.start:cand.end] != cand.text:  # a quote is a promise
+            raise AssertionError(f"quote of {art.doc_id} [{cand.start}:{cand.end}] is not verbatim")
+        out.append(Citation(doc_id=art.doc_id, title=art.title, date=art.date, source=art.source, url=art.url,
+                            quote=cand.text, start=cand.start, end=cand.end, score=round(cand.score, 4), n=n))
+    return out

@@ -1,0 +1,116 @@
+"""Features of quote candidates for the answer ranker: similarity, overlap, novelty, answer type, position."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from ..keyword import stem
+from .analysis import TextInfo, question_type, text_info
+from .candidates import ArticleSentences, Candidate
+
+FEATURES: tuple[str, ...] = (
+    "dense", "dense_gap", "dense_mean", "adj_gap", "doc_gap", "doc_rank",
+    "lex", "lex_gap", "name_cov", "novelty",
+    "headline", "lead", "position", "anaphoric", "width2", "width3", "chars",
+    "t_who", "t_where", "t_when", "t_count", "t_why", "t_what",
+)
+
+
+@dataclass(frozen=True)
+class Features:
+    """One row of named features per candidate."""
+
+    names: tuple[str, ...]
+    matrix: np.ndarray
+
+    def column(self, name: str) -> np.ndarray:
+        """A feature's values, by name."""
+        return self.matrix[:, self.names.index(name)]
+
+
+@dataclass(frozen=True)
+class Question:
+    """The question as the ranker sees it."""
+
+    text: str
+    info: TextInfo
+    qtype: str
+    weights: dict[str, float]  # IDF weight of each content lemma of the question
+
+
+def make_question(text: str, idf: Callable[[str], float]) -> Question:
+    """Analyse a question once for all its candidates."""
+    info = text_info(text)
+    weights = {lemma: max(idf(stem(lemma)), 0.1) for lemma in info.lemmas}
+    asked = text.split("?")[0] if "?" in text else text  # a follow-up's query: the new question comes first
+    return Question(text, info, question_type(asked), weights)
+
+
+def window_info(sents: ArticleSentences, cand: Candidate) -> TextInfo:
+    """The union of the candidate's sentence infos."""
+    infos = [text_info(sents.text(i)) for i in range(cand.first, cand.last + 1)]
+    return TextInfo(
+        lemmas=frozenset().union(*(x.lemmas for x in infos)), names=frozenset().union(*(x.names for x in infos)),
+        places=frozenset().union(*(x.places for x in infos)), orgs=frozenset().union(*(x.orgs for x in infos)),
+        has_number=any(x.has_number for x in infos), has_date=any(x.has_date for x in infos),
+        has_cause=any(x.has_cause for x in infos), anaphoric=infos[0].anaphoric)
+
+
+def type_match(q: Question, info: TextInfo) -> dict[str, float]:
+    """Whether the candidate holds new information of the type the question asks for."""
+    new_names = info.names - q.info.lemmas - q.info.names
+    new_places = info.places - q.info.lemmas
+    found = {"who": bool(new_names or (info.orgs - q.info.lemmas)), "where": bool(new_places),
+             "when": info.has_date, "count": info.has_number, "why": info.has_cause,
+             "what": bool(new_names or info.has_number)}
+    return {f"t_{t}": float(q.qtype == t and found[t]) for t in found}
+
+
+def overlap(q: Question, info: TextInfo) -> float:
+    """IDF-weighted share of the question's lemmas in the candidate."""
+    total = sum(q.weights.values())
+    return sum(w for lemma, w in q.weights.items() if lemma in info.lemmas) / total if total else 0.0
+
+
+def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sims: np.ndarray) -> dict[str, float]:
+    """The features that need only the candidate, its article and the sentence similarities."""
+    info = window_info(sents, cand)
+    inner = sims[cand.first:cand.last + 1]
+    adjacent = [sims[i] for i in (cand.first - 1, cand.last + 1) if 0 <= i < len(sims)]
+    body = [i for i, h in enumerate(sents.headline) if not h]
+    q_names = q.info.names or q.info.lemmas
+    return {
+        "dense": float(inner.max()), "dense_mean": float(inner.mean()),
+        "adj": float(max(adjacent)) if adjacent else 0.0,
+        "lex": overlap(q, info),
+        "name_cov": len(q_names & (info.names | info.lemmas)) / len(q_names) if q_names else 0.0,
+        "novelty": len(info.lemmas - q.info.lemmas) / max(1, len(info.lemmas)),
+        "headline": float(any(sents.headline[cand.first:cand.last + 1])),
+        "lead": float(bool(body) and cand.first == body[0]),
+        "position": cand.first / max(1, len(sents.spans) - 1),
+        "anaphoric": float(info.anaphoric),
+        "width2": float(cand.last - cand.first == 1), "width3": float(cand.last - cand.first == 2),
+        "chars": min(len(cand.text), 400) / 400,
+        **type_match(q, info),
+    }
+
+
+def featurize(q: Question, cands: Sequence[Candidate], sents: dict[str, ArticleSentences],
+              sims: dict[str, np.ndarray], doc_rank: dict[str, int]) -> Features:
+    """The feature matrix of all candidates of one question (gaps are relative to the question's best)."""
+    if not cands:
+        return Features(FEATURES, np.zeros((0, len(FEATURES))))
+    rows = [base_row(q, sents[c.doc_id], c, sims[c.doc_id]) for c in cands]
+    best_dense = max(r["dense"] for r in rows)
+    best_lex = max(r["lex"] for r in rows)
+    doc_best = {d: float(s.max()) for d, s in sims.items() if len(s)}
+    for r, c in zip(rows, cands, strict=True):
+        r["dense_gap"] = r["dense"] - best_dense
+        r["lex_gap"] = r["lex"] - best_lex
+        r["adj_gap"] = r.pop("adj") - best_dense
+        r["doc_gap"] = doc_best.get(c.doc_id, best_dense) - best_dense
+        r["doc_rank"] = 1.0 / (1 + doc_rank.get(c.doc_id, 9))
+    return Features(FEATURES, np.array([[r[n] for n in FEATURES] for r in rows], dtype=np.float32))

@@ -1,0 +1,87 @@
+"""Answer rankers: one score per candidate (higher = more likely to hold the answer), and decline thresholds."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Protocol
+
+import numpy as np
+
+from .candidates import Candidate
+from .features import FEATURES, Features, Question
+from .model_file import AnswerModelError, LinearModel, builtin_path, read_model
+
+DEFAULT_MODEL = "linear-v1"
+
+
+class AnswerRanker(Protocol):
+    """Scores candidates in input order; says below which best score a question is declined."""
+
+    model_id: str
+    margin: float
+
+    def score(self, question: Question, cands: Sequence[Candidate], feats: Features) -> np.ndarray:
+        """One score per candidate, in input order."""
+        ...
+
+    def threshold(self, pair: str) -> float:
+        """The decline threshold for a language pair such as ``ru-ru`` or ``en-ru``."""
+        ...
+
+
+class FormulaRanker:
+    """The hand-set baseline: dense similarity plus weighted term overlap plus a small length bonus."""
+
+    model_id = "formula"
+    margin = 0.03
+
+    def __init__(self, min_relevance: float) -> None:
+        self.min_relevance = min_relevance
+
+    def score(self, question: Question, cands: Sequence[Candidate], feats: Features) -> np.ndarray:
+        """dense + 0.12 · overlap + 0.03 · length share."""
+        return feats.column("dense") + 0.12 * feats.column("lex") + 0.03 * feats.column("chars")
+
+    def threshold(self, pair: str) -> float:
+        """One threshold for every language pair."""
+        return self.min_relevance
+
+
+class LinearRanker:
+    """A linear model over standardised features, trained listwise on synthetic and development questions."""
+
+    def __init__(self, model: LinearModel) -> None:
+        self.model = model
+        self.model_id = Path(model.path).stem
+        self.margin = model.margin
+        cols = [FEATURES.index(f) for f in model.features]
+        self._cols = np.array(cols, dtype=np.int64)
+        self._mean = np.array(model.mean, dtype=np.float32)
+        self._scale = np.array(model.scale, dtype=np.float32)
+        self._coef = np.array(model.coef, dtype=np.float32)
+
+    def score(self, question: Question, cands: Sequence[Candidate], feats: Features) -> np.ndarray:
+        """The model's logit per candidate."""
+        if not len(cands):
+            return np.zeros(0, dtype=np.float32)
+        x = (feats.matrix[:, self._cols] - self._mean) / self._scale
+        return np.asarray(x @ self._coef + self.model.intercept, dtype=np.float32)
+
+    def threshold(self, pair: str) -> float:
+        """The pair's threshold, else the one for the question's language with Russian articles."""
+        t = self.model.thresholds
+        return t.get(pair, t.get(pair.split("-")[0] + "-ru", t["ru-ru"]))
+
+
+def make_ranker(key: str, embedder_model_id: str, min_relevance: float | None) -> AnswerRanker:
+    """``formula``, ``linear`` (the bundled weights) or ``linear:<path>``."""
+    if key == "formula":
+        return FormulaRanker(0.86 if min_relevance is None else min_relevance)
+    if key == "linear" or key.startswith("linear:"):
+        path = Path(key.partition(":")[2]) if ":" in key else builtin_path(DEFAULT_MODEL)
+        ranker = LinearRanker(read_model(path, FEATURES, embedder_model_id))
+        if min_relevance is not None:
+            ranker.model.thresholds.update({k: min_relevance for k in ranker.model.thresholds})
+        return ranker
+    raise AnswerModelError(f"ASSISTANT_ANSWER_RANKER={key!r}: use formula, linear or linear:<path to weights JSON>")

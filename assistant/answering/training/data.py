@@ -1,0 +1,51 @@
+"""Candidate groups for training and tuning: each question's candidates, their features, and gold labels."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...evaluation import QUOTE_LIMIT, EvalQuestion, norm, with_answers
+
+if TYPE_CHECKING:
+    from ...pipeline import Assistant
+
+
+@dataclass
+class Group:
+    """One question's candidates (best first by the ranker that collected them) with labels."""
+
+    qid: str
+    kind: str
+    pair: str  # language pair of the best candidate, e.g. "en-ru"
+    features: np.ndarray  # one row per candidate, columns = answering.features.FEATURES
+    labels: np.ndarray  # 1.0 where the candidate (≤ QUOTE_LIMIT chars) contains a gold answer
+    answerable: bool
+
+
+def label(cands: Sequence[object], answers: Sequence[str]) -> np.ndarray:
+    """Which candidates contain a gold answer (case/space/ё-folded) and are short enough to count."""
+    gold = [norm(a) for a in answers]
+    texts = [getattr(c, "text", "") for c in cands]
+    return np.array([float(len(t) <= QUOTE_LIMIT and any(g in norm(t) for g in gold)) for t in texts],
+                    dtype=np.float32)
+
+
+def collect(assistant: Assistant, questions: Sequence[EvalQuestion],
+            progress: Callable[[int], None] | None = None) -> list[Group]:
+    """Ask each question through the real pipeline and keep its candidates' features and labels."""
+    groups = []
+    for i, q in enumerate(questions):
+        history = with_answers(assistant, q.history) if q.history else []
+        trace = assistant.trace(q.question, history)
+        scored = trace.scored
+        if scored is None or scored.features is None:
+            continue
+        groups.append(Group(q.qid, q.kind, scored.pair, scored.features.matrix, label(scored.candidates, q.answers),
+                            q.doc_id is not None))
+        if progress:
+            progress(i + 1)
+    return groups

@@ -1,0 +1,142 @@
+"""Rebuild the answer ranker's weights from ../shared (NEREL train relations + news-qa-dev for tuning).
+
+    python -m assistant.answering.training.train --shared ../shared --out assistant/answering/weights/linear-v1.json
+"""
+
+from __future__ import annotations
+
+import argparse
+import hashlib
+import json
+import pickle
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from ...evaluation import load_jsonl
+from ..features import FEATURES
+from ..model_file import FORMAT, write_model
+from .data import Group, collect
+from .fit import Fitted, fit, threshold_for, top1
+from .synth import synthesize
+
+if TYPE_CHECKING:
+    from ...pipeline import Assistant
+
+L2_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03)
+SYNTH_WEIGHT = 1.0
+DEV_WEIGHT = 3.0  # dev-tune questions count more than one synthetic question each
+MAX_DECLINED = 0.04  # answerable questions of the dev set a threshold may decline
+
+
+def tune_split(qid: str) -> bool:
+    """Two thirds of the development set tune (by a hash of the item id); one third is reported untouched."""
+    return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 3 != 0
+
+
+def open_assistant(shared: Path, data_dir: Path) -> Assistant:
+    """The assistant over the NEREL train split (ingested into ``data_dir`` once), collecting with the formula."""
+    from ...pipeline import Assistant
+    from ...settings import Settings
+
+    settings = Settings(data_dir=data_dir, answer_ranker="formula", min_relevance=-1e9, chroma_url="")
+    assistant = Assistant(settings)
+    if assistant.stats().documents < 700:
+        assistant.ingest([shared / "eval-data/nerel-wikinews/train"])
+    return assistant
+
+
+def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None) -> tuple[list[Group], list[Group]]:
+    """Synthetic groups (articles outside the dev set) and dev groups, cached on disk when asked."""
+    if cache is not None and cache.is_file():
+        return pickle.loads(cache.read_bytes())  # our own cache file, written below
+    from ...evalrun import resolve_doc_ids
+
+    dev = load_jsonl(shared / "eval-data/news-qa-dev/news-qa-dev.jsonl").questions
+    exclude = frozenset(q.doc_id for q in dev if q.doc_id)
+    nerel = shared / "eval-data/nerel-wikinews"
+    synth = synthesize(nerel / "train", nerel / "annotations/train", seed, exclude=exclude)
+    resolve_doc_ids(dev, assistant)
+    started = time.time()
+    groups_synth = collect(assistant, synth, lambda i: print(f"\rsynthetic {i}/{len(synth)}", end="", file=sys.stderr))
+    groups_dev = collect(assistant, dev)
+    print(f"\ncollected in {time.time() - started:.0f} s", file=sys.stderr)
+    if cache is not None:
+        cache.write_bytes(pickle.dumps((groups_synth, groups_dev)))
+    return groups_synth, groups_dev
+
+
+def choose(synth: list[Group], dev: list[Group]) -> tuple[Fitted, float, dict[str, float]]:
+    """Fit for each L2 strength on synthetic + dev-tune questions; keep the best top-1 on dev-tune."""
+    tune = [g for g in dev if g.answerable and tune_split(g.qid)]
+    results = {}
+    for l2 in L2_GRID:
+        fitted = fit(synth + tune, l2, [SYNTH_WEIGHT] * len(synth) + [DEV_WEIGHT] * len(tune))
+        results[l2] = (top1(fitted, tune), fitted)
+    best = max(L2_GRID, key=lambda k: (results[k][0], -k))
+    return results[best][1], best, {str(k): round(v[0], 4) for k, v in results.items()}
+
+
+def thresholds(fitted: Fitted, dev: Sequence[Group]) -> dict[str, float]:
+    """Per language pair: decline at most MAX_DECLINED of the dev set's answerable questions."""
+    best = {g.qid: float(fitted.scores(g.features).max()) for g in dev if len(g.labels)}
+    out = {}
+    for pair in sorted({g.pair for g in dev}):
+        ans = [best[g.qid] for g in dev if g.pair == pair and g.answerable and g.qid in best]
+        una = [best[g.qid] for g in dev if g.pair == pair and not g.answerable and g.qid in best]
+        out[pair] = threshold_for(ans, una, MAX_DECLINED)
+    out.setdefault("ru-ru", min(out.values(), default=0.0))
+    return out
+
+
+def report(fitted: Fitted, synth: list[Group], dev: list[Group]) -> dict[str, float]:
+    """Top-1 (the first candidate holds the answer) on synthetic, dev-tune and dev-held-out questions."""
+    ans = [g for g in dev if g.answerable]
+    return {"synthetic_top1": round(top1(fitted, synth), 4),
+            "dev_tune_top1": round(top1(fitted, [g for g in ans if tune_split(g.qid)]), 4),
+            "dev_heldout_top1": round(top1(fitted, [g for g in ans if not tune_split(g.qid)]), 4)}
+
+
+def git_commit() -> str:
+    """The current commit, for the record."""
+    try:
+        return subprocess.run(["git", "rev-parse", "HEAD"], capture_output=True, text=True, check=True).stdout.strip()
+    except (OSError, subprocess.CalledProcessError):
+        return ""
+
+
+def main(argv: Sequence[str] | None = None) -> None:
+    """Collect, fit, choose, write the weights JSON."""
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--shared", type=Path, default=Path("../shared"))
+    parser.add_argument("--data-dir", type=Path, default=Path("data/train-nerel"))
+    parser.add_argument("--cache", type=Path, default=None, help="Reuse/keep collected candidate features here.")
+    parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--out", type=Path, default=Path("assistant/answering/weights/linear-v1.json"))
+    args = parser.parse_args(argv)
+    if not (args.shared / "eval-data/nerel-wikinews/annotations/train").is_dir():
+        raise SystemExit(f"{args.shared}: ../shared with eval-data/nerel-wikinews is needed to train; not found")
+    np.random.seed(args.seed)
+    assistant = open_assistant(args.shared, args.data_dir)
+    synth, dev = gather(assistant, args.shared, args.seed, args.cache)
+    fitted, l2, grid = choose(synth, dev)
+    payload = {
+        "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
+        "coef": fitted.coef.tolist(), "intercept": 0.0, "margin": 2.0, "thresholds": thresholds(fitted, dev),
+        "embedder_model_id": assistant.embedder.model_id,
+        "trained": {"commit": git_commit(), "seed": args.seed, "l2": l2, "l2_grid_dev_tune_top1": grid,
+                    "synthetic_questions": len(synth), "dev_questions": len(dev),
+                    "command": "python -m assistant.answering.training.train --shared ../shared"},
+        "dev_metrics": report(fitted, synth, dev),
+    }
+    write_model(args.out, payload)
+    print(json.dumps({"l2": l2, **payload["dev_metrics"], "thresholds": payload["thresholds"]}, indent=1))
+
+
+if __name__ == "__main__":
+    main()

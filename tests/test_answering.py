@@ -1,0 +1,170 @@
+"""The answering stage: question analysis, candidates, features, rankers and their weights file, citing order."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from assistant.answering.analysis import question_type, text_info
+from assistant.answering.candidates import article_sentences, windows
+from assistant.answering.features import FEATURES, Features, featurize, make_question
+from assistant.answering.model_file import AnswerModelError, builtin_path, read_model
+from assistant.answering.rankers import make_ranker
+from assistant.answering.training.data import Group
+from assistant.answering.training.fit import fit, threshold_for
+from assistant.markup import clean_markup
+from assistant.pipeline import Assistant
+from assistant.types import Article
+
+from .conftest import SEED_QUESTION, SEED_QUOTE, make_settings
+
+LYNCH = Article(
+    doc_id="lynch", title="Режиссёр Дэвид Линч уходит из кино",
+    text=("Режиссёр Дэвид Линч уходит из кино\nДэвид Линч\n"
+          "Культовый американский кинорежиссёр Дэвид Линч объявил, что перестанет снимать кино.\n\n"
+          "В беседе с журналистами он сказал, что его последним проектом на большом экране так и останется "
+          "психологический триллер «Внутренняя империя» 2006 года.\n\n"
+          "Первая полнометражка автора — «Человек-слон» — увидела свет в 1977 году."),
+    date="2017-01-16", source="Викиновости")
+
+
+def idf(term: str) -> float:
+    """A flat IDF for tests."""
+    return 1.0
+
+
+@pytest.mark.parametrize(("question", "qtype"), [
+    ("Почему Роналду не сыграет за Португалию?", "why"), ("из-за чего би би кингу стало плохо", "why"),
+    ("Сколько врачей боролись за его жизнь?", "count"), ("How many people died?", "count"),
+    ("Когда вышел фильм?", "when"), ("В каком году он родился?", "when"), ("Где училась Соня Сотомайор?", "where"),
+    ("Кто сменил Петреуса?", "who"), ("Whose scarf was it?", "who"), ("Какой фильм станет последним?", "what"),
+])
+def test_question_types(question: str, qtype: str) -> None:
+    assert question_type(question) == qtype
+
+
+def test_text_info_flags() -> None:
+    dated = text_info("Фильм вышел 21 мая 2017 года в Москве.")
+    assert dated.has_date and dated.has_number and "москва" in dated.places
+    assert text_info("Он сказал, что уйдёт.").anaphoric
+    assert not text_info("Режиссёр сказал, что уйдёт.").anaphoric
+    assert text_info("Матч отменили из-за дождя.").has_cause
+    assert "линч" in text_info("Режиссёр Дэвид Линч уходит").names
+
+
+def test_headline_and_caption_lines_are_flagged() -> None:
+    sents = article_sentences(LYNCH)
+    assert sents.headline[:2] == [True, True]  # the headline and the photo caption «Дэвид Линч»
+    assert not any(sents.headline[2:])
+    assert sents.paragraph[2] != sents.paragraph[3]
+
+
+def test_windows_stay_in_one_paragraph_and_are_verbatim() -> None:
+    text = "Первое предложение. Второе предложение.\n\nТретье в другом абзаце. Четвёртое."
+    sents = article_sentences(Article("d", "t", text))
+    cands = windows(sents, list(range(len(sents.spans))), 400)
+    assert all(text[c.start:c.end] == c.text for c in cands)
+    assert "Первое предложение. Второе предложение." in [c.text for c in cands]
+    assert not any("Второе" in c.text and "Третье" in c.text for c in cands)
+
+
+def lynch_features(question: str) -> tuple[list[str], Features]:
+    """Candidates of the Lynch article and their features, with made-up sentence similarities."""
+    sents = article_sentences(LYNCH)
+    cands = windows(sents, list(range(len(sents.spans))), 400)
+    sims = np.linspace(0.9, 0.8, len(sents.spans)).astype(np.float32)
+    feats = featurize(make_question(question, idf), cands, {"lynch": sents}, {"lynch": sims}, {"lynch": 0})
+    return [c.text for c in cands], feats
+
+
+def test_features_mark_answer_type_and_headline() -> None:
+    texts, feats = lynch_features("В каком году вышел первый фильм Линча?")
+    assert feats.names == FEATURES and feats.matrix.shape == (len(texts), len(FEATURES))
+    when = feats.column("t_when")
+    assert when[texts.index("Первая полнометражка автора — «Человек-слон» — увидела свет в 1977 году.")] == 1
+    assert when[0] == 0 and feats.column("headline")[0] == 1
+    assert np.isfinite(feats.matrix).all()
+
+
+@pytest.mark.parametrize("key", ["formula", "linear"])
+def test_rankers_contract(key: str) -> None:
+    ranker = make_ranker(key, "multilingual-e5-small", None)
+    texts, feats = lynch_features("Какой фильм станет последним для Линча?")
+    q = make_question("Какой фильм станет последним для Линча?", idf)
+    scores = ranker.score(q, texts, feats)  # type: ignore[arg-type]
+    assert scores.shape == (len(texts),) and np.isfinite(scores).all()
+    perm = np.random.default_rng(0).permutation(len(texts))
+    permuted = ranker.score(q, [texts[i] for i in perm], Features(feats.names, feats.matrix[perm]))  # type: ignore[arg-type]
+    assert np.allclose(permuted, scores[perm], atol=1e-5)
+    assert ranker.score(q, [], Features(FEATURES, np.zeros((0, len(FEATURES))))).shape == (0,)
+    assert np.isfinite(ranker.threshold("ru-ru")) and np.isfinite(ranker.threshold("en-ru"))
+
+
+def weights(tmp_path: Path, **changes: object) -> Path:
+    """A copy of the bundled weights file with some fields changed."""
+    raw = json.loads(builtin_path("linear-v1").read_text(encoding="utf-8"))
+    raw.update(changes)
+    path = tmp_path / "w.json"
+    path.write_text(json.dumps(raw), encoding="utf-8")
+    return path
+
+
+@pytest.mark.parametrize(("changes", "message"), [
+    ({"format": "other/v9"}, "unknown format"),
+    ({"features": ["dense", "no_such_feature"]}, "no longer computed"),
+    ({"embedder_model_id": "st:other"}, "trained with embeddings"),
+    ({"thresholds": {"en-ru": 0.0}}, "ru-ru"),
+    ({"coef": [float("nan")] * len(FEATURES)}, "finite"),
+])
+def test_weights_file_errors_name_the_fix(tmp_path: Path, changes: dict[str, object], message: str) -> None:
+    with pytest.raises(AnswerModelError, match=message) as err:
+        read_model(weights(tmp_path, **changes), FEATURES, "multilingual-e5-small")
+    assert "train" in str(err.value) and "w.json" in str(err.value)
+
+
+def test_missing_weights_and_unknown_ranker_are_refused(tmp_path: Path) -> None:
+    with pytest.raises(AnswerModelError, match="not found"):
+        make_ranker(f"linear:{tmp_path / 'none.json'}", "multilingual-e5-small", None)
+    with pytest.raises(AnswerModelError, match="formula, linear"):
+        make_ranker("bogus", "multilingual-e5-small", None)
+
+
+def test_fit_is_deterministic_and_learns_the_signal() -> None:
+    rng = np.random.default_rng(3)
+    groups = []
+    for i in range(40):
+        x = rng.normal(size=(12, len(FEATURES))).astype(np.float32)
+        y = np.zeros(12, dtype=np.float32)
+        y[int(np.argmax(x[:, 0]))] = 1.0  # the answer is the candidate with the highest first feature
+        groups.append(Group(str(i), "synth", "ru-ru", x, y, True))
+    a, b = fit(groups, 0.001), fit(groups, 0.001)
+    assert np.array_equal(a.coef, b.coef)
+    assert a.coef[0] == max(a.coef)
+    assert threshold_for([0.1, 0.5, 0.9, 1.0], [], 0.25) == pytest.approx(0.5, abs=1e-5)
+
+
+def test_wiki_markup_is_cleaned() -> None:
+    raw = ("Заголовок\nthumb|left|Подпись\nFile:Видео.webm|Прощание\nВ беседе с ''Sydney Morning Herald'' он "
+           "сказал, [http://example.org/a?b=1 сообщается] в [[Москва|Москве]].")
+    assert clean_markup(raw) == "Заголовок\nВ беседе с Sydney Morning Herald он сказал, сообщается в Москве."
+    assert clean_markup("Обычный текст: без разметки.") == "Обычный текст: без разметки."
+
+
+def test_first_citation_is_the_best_scored(assistant: Assistant) -> None:
+    answer = assistant.ask(SEED_QUESTION)
+    assert SEED_QUOTE in answer.citations[0].quote
+    scores = [c.score for c in answer.citations]
+    assert scores == sorted(scores, reverse=True) and [c.n for c in answer.citations] == list(range(1, len(scores) + 1))
+
+
+def test_headline_is_not_quoted_when_the_body_answers(tmp_path: Path, assistant: Assistant) -> None:
+    helper = Assistant(make_settings(tmp_path / "d"), embedder=assistant.embedder)
+    helper.ingest_articles([LYNCH])
+    answer = helper.ask("Какой фильм Линча так и останется его последней работой для большого экрана?")
+    first = answer.citations[0]
+    assert "Внутренняя империя" in first.quote
+    assert not first.quote.startswith("Режиссёр Дэвид Линч уходит из кино")
+    helper.close()
