@@ -119,8 +119,9 @@ class KeywordSearch(ABC):
         """The k best chunks for the query's terms that pass the filters, best first."""
 
     @abstractmethod
-    def idf(self, term: str) -> float:
-        """Inverse document frequency of a stemmed term among the chunks (rare terms weigh more)."""
+    def idf(self, term: str, version: int | None = None) -> float:
+        """Inverse document frequency of a stemmed term among the chunks (rare terms weigh more); ``version`` is the
+        article store's version the caller already read (saves reading it again per term)."""
 
 
 def fts_query(query: str) -> str:
@@ -199,9 +200,9 @@ class FtsKeywordIndex(KeywordSearch):
             rows = conn.execute(sql, [match, *params, k]).fetchall()
         return [KeywordHit(f"{r[0]}:{r[1]}", -float(r[2])) for r in rows if r[2] < 0]
 
-    def idf(self, term: str) -> float:
+    def idf(self, term: str, version: int | None = None) -> float:
         """BM25's idf of a stemmed term among the indexed chunks (cached until the store changes)."""
-        version = self.docstore.version()
+        version = self.docstore.version() if version is None else version
         with self._lock:
             if version != self._idf_version:
                 self._idf, self._idf_version = {}, version

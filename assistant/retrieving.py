@@ -6,6 +6,7 @@ rebuilds anything: it runs one vector search and one keyword search, then reads 
 
 from __future__ import annotations
 
+import functools
 from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
@@ -30,7 +31,7 @@ class KeywordView:
     def __init__(self, index: KeywordSearch, snap: Snapshot) -> None:
         self.index = index
         self._snap = snap
-        self.idf = index.idf
+        self.idf = functools.partial(index.idf, version=snap.version)
         self.search = index.search
 
     def top(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
