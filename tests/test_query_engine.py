@@ -36,3 +36,40 @@ def test_a_process_that_only_asks_never_loads_torch_model(tmp_path: object) -> N
     assert embedder._model is None
     with pytest.raises(EmbeddingError, match="ASSISTANT_QUERY_ENGINE"):
         E5SentenceTransformer(make_settings(tmp_path, query_engine="gpu"))  # type: ignore[arg-type]
+
+
+def test_openai_embeddings_are_retried_after_a_503(tmp_path: object) -> None:
+    import json
+    import threading
+    from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+
+    from assistant.embedding import make_embedder
+
+    calls: list[int] = []
+
+    class Flaky(BaseHTTPRequestHandler):
+        def log_message(self, format: str, *args: object) -> None:  # noqa: A002 - keep test output quiet
+            pass
+
+        def do_POST(self) -> None:  # noqa: N802 - the http.server interface
+            body = json.loads(self.rfile.read(int(self.headers["Content-Length"])))
+            calls.append(len(body["input"]))
+            status = 503 if len(calls) == 1 else 200
+            data = {"data": [{"index": i, "embedding": [1.0, float(i)]} for i in range(len(body["input"]))]}
+            payload = json.dumps(data if status == 200 else {"error": "warming up"}).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+    server = ThreadingHTTPServer(("127.0.0.1", 0), Flaky)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}/v1"
+        embedder = make_embedder(make_settings(tmp_path, embeddings=f"openai:{url}", embed_batch_size=2))  # type: ignore[arg-type]
+        vectors = embedder.embed_passages(["а", "б", "в"])
+    finally:
+        server.shutdown()
+    assert calls == [2, 2, 1] and vectors.shape == (3, 2)  # the first batch was sent again after the 503
+    assert np.allclose(np.linalg.norm(vectors, axis=1), 1.0)
