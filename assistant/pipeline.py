@@ -22,6 +22,7 @@ if TYPE_CHECKING:
     from .embedding import Embedder
     from .generating import LLMWriter
     from .retrieving import HybridRetriever
+    from .sentences import SentenceStore
     from .settings import Settings
     from .store import DocStore, VectorStore
 
@@ -38,6 +39,7 @@ class Assistant:
         from .embedding import make_embedder
         from .generating import make_writer
         from .retrieving import HybridRetriever
+        from .sentences import SentenceStore
         from .store import DocStore, VectorStore
 
         self.settings = settings
@@ -46,6 +48,8 @@ class Assistant:
         self.docstore: DocStore = DocStore(settings.docstore_path)
         self.vectors: VectorStore = VectorStore(settings, self.embedder)
         self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors)
+        self.sentences: SentenceStore = SentenceStore(settings.sentences_path, self.embedder)
+        # TODO(lead, at merge): ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings)
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
@@ -96,6 +100,8 @@ class Assistant:
         """Hash of what an article's stored form depends on (text, metadata, chunking, model)."""
         payload = [article.title, article.date, article.source, article.url, article.text,
                    self.settings.chunk_chars, self.settings.chunk_overlap_sentences, self.embedder.model_id]
+        if self.settings.chunk_vectors != "embedded":  # a store of another mode is re-embedded on the next ingest
+            payload.append(self.settings.chunk_vectors)
         return hashlib.sha256(json.dumps(payload, ensure_ascii=False).encode("utf-8")).hexdigest()
 
     def _store_batch(self, batch: list[tuple[Article, str, list[Chunk]]]) -> list[FileResult]:
@@ -103,7 +109,7 @@ class Assistant:
             return []
         existed = {a.doc_id: self.docstore.content_hash(a.doc_id) is not None for a, _, _ in batch}
         try:
-            self.vectors.add_many([(a, c) for a, _, c in batch])
+            self._embed_and_index([(a, c) for a, _, c in batch])
         except Exception as exc:  # noqa: BLE001 - the batch fails, what was stored stays, the run goes on
             return [self._store_singly(a, h, c, existed[a.doc_id], exc) for a, h, c in batch]
         out = []
@@ -116,12 +122,21 @@ class Assistant:
     def _store_singly(self, article: Article, digest: str, chunks: list[Chunk], existed: bool,
                       batch_error: Exception) -> FileResult:
         try:
-            self.vectors.add_many([(article, chunks)])
+            self._embed_and_index([(article, chunks)])
         except Exception as exc:  # noqa: BLE001
             return FileResult(article.path, "failed", article.doc_id, article.title,
                               reason=f"could not embed or store ({exc}); the stored version, if any, is kept")
         self.docstore.put(article, digest, chunks)
         return FileResult(article.path, "updated" if existed else "added", article.doc_id, article.title, len(chunks))
+
+    def _embed_and_index(self, items: list[tuple[Article, list[Chunk]]]) -> None:
+        """Embed each sentence once; store sentence vectors and chunk vectors (derived or embedded, by setting)."""
+        from .sentences import embed_batch
+
+        embedded = embed_batch(self.embedder, items, self.settings.chunk_vectors)
+        self.vectors.add_many(items, embedded.chunk_vectors)
+        for (article, _), (spans, vecs) in zip(items, embedded.sentences, strict=True):
+            self.sentences.put(article.doc_id, article.text, spans, vecs)
 
     def prune(self, paths: Sequence[Path], seen: set[str]) -> list[FileResult]:
         """Remove articles loaded from under these paths whose files are gone."""
@@ -138,6 +153,7 @@ class Assistant:
         """Remove an article from both stores."""
         with self._write_lock:
             self.vectors.delete_doc(doc_id)
+            self.sentences.delete_doc(doc_id)
             self.docstore.delete(doc_id)
 
     # ---- questions -------------------------------------------------------------------------------------------
@@ -221,4 +237,5 @@ class Assistant:
 
     def close(self) -> None:
         """Release the stores."""
+        self.sentences.close()
         self.docstore.close()

@@ -1,9 +1,13 @@
-"""Retrieving stage: dense (Chroma) and keyword (BM25) retrieval fused by reciprocal rank."""
+"""Retrieving stage: dense (Chroma) and keyword (SQLite FTS5) retrieval fused by reciprocal rank.
+
+Both indexes are persistent and updated in place when an article is stored or deleted, so a question never
+rebuilds anything: it runs one vector search and one keyword search, then reads its top chunks' offsets.
+"""
 
 from __future__ import annotations
 
-import threading
-from dataclasses import dataclass
+import functools
+from functools import cached_property
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
@@ -11,40 +15,52 @@ from langchain_core.callbacks import CallbackManagerForRetrieverRun
 from langchain_core.documents import Document
 from langchain_core.retrievers import BaseRetriever
 
-from .keyword import KeywordIndex
-from .store import index_text
 from .types import Chunk, Filters, Hit
 
 if TYPE_CHECKING:
+    from .keyword import KeywordSearch
     from .store import DocStore, VectorStore
 
 RRF_K = 60
 DEPTH = 3  # each retriever returns this many times k chunks before fusion
 
 
-@dataclass
+class KeywordView:
+    """The keyword index as seen from one snapshot: ``idf``, ``search``, and ``top`` (positions in ``chunks``)."""
+
+    def __init__(self, index: KeywordSearch, snap: Snapshot) -> None:
+        self.index = index
+        self._snap = snap
+        self.idf = functools.partial(index.idf, version=snap.version)
+        self.search = index.search
+
+    def top(self, query: str, k: int, filters: Filters | None = None) -> list[tuple[int, float]]:
+        """(position in ``snapshot.chunks``, score) of the k best chunks (for callers that list all chunks)."""
+        pos = self._snap.position
+        return [(pos[h.chunk_id], h.score) for h in self.index.search(query, k, filters) if h.chunk_id in pos]
+
+
 class Snapshot:
-    """The chunks as of one docstore version, with their keyword index and metadata for filtering."""
+    """One version of the corpus for a question: its number and the keyword index (idf for quote scoring).
 
-    version: int
-    chunks: list[Chunk]
-    position: dict[str, int]
-    dates: np.ndarray  # YYYYMMDD per chunk, 0 when unknown
-    sources: np.ndarray  # source per chunk
-    keyword: KeywordIndex
+    ``chunks`` and ``position`` list every stored chunk; they are read only when asked for (evaluation baselines),
+    never on the question path.
+    """
 
-    def mask(self, filters: Filters | None) -> np.ndarray | None:
-        """Which chunks pass the filters (None when nothing is filtered)."""
-        if filters is None or filters.is_empty():
-            return None
-        ok = np.ones(len(self.chunks), dtype=bool)
-        if filters.date_from:
-            ok &= self.dates >= int(filters.date_from.strftime("%Y%m%d"))
-        if filters.date_to:
-            ok &= (self.dates <= int(filters.date_to.strftime("%Y%m%d"))) & (self.dates > 0)
-        if filters.sources:
-            ok &= np.isin(self.sources, list(filters.sources))
-        return ok
+    def __init__(self, version: int, docstore: DocStore, keyword: KeywordSearch) -> None:
+        self.version = version
+        self.docstore = docstore
+        self.keyword = KeywordView(keyword, self)
+
+    @cached_property
+    def chunks(self) -> list[Chunk]:
+        """Every stored chunk (read on first use)."""
+        return self.docstore.all_chunks()
+
+    @cached_property
+    def position(self) -> dict[str, int]:
+        """Chunk id → position in ``chunks``."""
+        return {c.chunk_id: i for i, c in enumerate(self.chunks)}
 
 
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
@@ -57,55 +73,34 @@ def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
 
 
 class HybridRetriever:
-    """Dense + BM25 retrieval over the stored chunks, fused with RRF; filters apply to both."""
+    """Dense + keyword retrieval over the stored chunks, fused with RRF; filters apply inside both indexes."""
 
-    def __init__(self, docstore: DocStore, vectors: VectorStore) -> None:
+    def __init__(self, docstore: DocStore, vectors: VectorStore, keyword: KeywordSearch | None = None) -> None:
+        from .keyword import FtsKeywordIndex
+
         self.docstore = docstore
         self.vectors = vectors
-        self._snapshot: Snapshot | None = None
-        self._lock = threading.Lock()
+        self.keyword: KeywordSearch = keyword or FtsKeywordIndex(docstore)
 
     def snapshot(self) -> Snapshot:
-        """The current chunks and keyword index, rebuilt when the docstore changed."""
-        version = self.docstore.version()
-        with self._lock:
-            if self._snapshot is None or self._snapshot.version != version:
-                self._snapshot = self._build(version)
-            return self._snapshot
-
-    def _build(self, version: int) -> Snapshot:
-        chunks = self.docstore.all_chunks()
-        meta = {d.doc_id: d for d in self.docstore.list_docs()}
-        dates = np.array([int((meta[c.doc_id].date or "0").replace("-", "")) for c in chunks], dtype=np.int64)
-        sources = np.array([meta[c.doc_id].source for c in chunks], dtype=object)
-        return Snapshot(
-            version=version,
-            chunks=chunks,
-            position={c.chunk_id: i for i, c in enumerate(chunks)},
-            dates=dates,
-            sources=sources,
-            keyword=KeywordIndex([index_text(meta[c.doc_id].title, c.text) for c in chunks]),
-        )
+        """The corpus version now, with the keyword index (nothing is rebuilt: both indexes are incremental)."""
+        return Snapshot(self.docstore.version(), self.docstore, self.keyword)
 
     def retrieve(self, query: str, query_vector: np.ndarray, k: int, filters: Filters | None = None,
                  snap: Snapshot | None = None) -> list[Hit]:
-        """The fused top-k chunks for the query (from ``snap``, else the current snapshot)."""
-        snap = snap or self.snapshot()
-        if not snap.chunks:
-            return []
+        """The fused top-k chunks for the query."""
         depth = k * DEPTH
-        dense = [(cid, s) for cid, s in self.vectors.search(query_vector.tolist(), depth, filters)
-                 if cid in snap.position]
-        keyword = [(snap.chunks[i].chunk_id, s) for i, s in snap.keyword.top(query, depth, snap.mask(filters))]
+        dense = self.vectors.search(query_vector.tolist(), depth, filters)
+        keyword = [(h.chunk_id, h.score) for h in self.keyword.search(query, depth, filters)]
         fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]])
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense)}
         kw_rank = {cid: r for r, (cid, _) in enumerate(keyword)}
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1])[:k]
+        ranked = sorted(fused.items(), key=lambda kv: -kv[1])
+        chunks = self.docstore.chunks_by_ids([cid for cid, _ in ranked[: k + 4]])  # a few spare: ids just deleted
         return [
-            Hit(chunk=snap.chunks[snap.position[cid]], score=score,
-                dense_rank=dense_rank.get(cid), keyword_rank=kw_rank.get(cid))
-            for cid, score in ranked
-        ]
+            Hit(chunk=chunks[cid], score=score, dense_rank=dense_rank.get(cid), keyword_rank=kw_rank.get(cid))
+            for cid, score in ranked if cid in chunks
+        ][:k]
 
 
 class LangChainRetriever(BaseRetriever):

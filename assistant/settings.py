@@ -42,6 +42,14 @@ class Settings(BaseSettings):
     embeddings_api_key: SecretStr = Field(SecretStr(""), description="API key for an openai: embeddings endpoint.")
     embed_batch_size: int = Field(16, ge=1, description="Passages embedded per batch.")
     bf16: str = Field("auto", description="bf16 autocast on CPU for sentence-transformers: auto, on, off.")
+    query_engine: str = Field(
+        "onnx-int8", description="What embeds questions for the e5-small backend: onnx-int8 (ONNX Runtime, int8 "
+        "dynamic quantisation; the default), onnx (fp32) or torch (sentence-transformers, like passages).",
+    )
+    chunk_vectors: str = Field(
+        "derived", description="Chunk vectors for dense retrieval: derived (mean of the stored sentence vectors and "
+        "the title's; each character is embedded once) or embedded (the chunk text embedded again).",
+    )
 
     # chunking
     chunk_chars: int = Field(1000, ge=100, description="Target chunk size in characters.")
@@ -104,6 +112,11 @@ class Settings(BaseSettings):
     def docstore_path(self) -> Path:
         """SQLite file holding the full article texts."""
         return self.data_dir / "articles.sqlite"
+
+    @property
+    def sentences_path(self) -> Path:
+        """SQLite file holding the sentence vectors (quote candidates)."""
+        return self.data_dir / "sentences.sqlite"
 
     @property
     def feedback_path(self) -> Path:

@@ -7,8 +7,10 @@ import threading
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Protocol
 from urllib.parse import urlparse
+
+import numpy as np
 
 from .types import Article, Chunk, DocInfo, Filters
 
@@ -37,8 +39,18 @@ CREATE TABLE IF NOT EXISTS meta (key TEXT PRIMARY KEY, value TEXT NOT NULL);
 """
 
 
+class WriteHook(Protocol):
+    """An index kept in the article store's database, written in the same transaction as each article."""
+
+    def on_put(self, conn: sqlite3.Connection, article: Article, chunks: Sequence[Chunk]) -> None:
+        """Index an article's chunks."""
+
+    def on_delete(self, conn: sqlite3.Connection, doc_id: str) -> None:
+        """Remove an article from the index."""
+
+
 class DocStore:
-    """Full article texts and chunk offsets in SQLite: quotes are cut from here, BM25 is built from here."""
+    """Full article texts and chunk offsets in SQLite: quotes are cut from here; the keyword index lives here too."""
 
     def __init__(self, path: Path) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -49,11 +61,20 @@ class DocStore:
         self._conn.execute("PRAGMA foreign_keys = ON")
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.executescript(SCHEMA)
+        self.hooks: list[WriteHook] = []
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
         with self._lock, self._conn:
             yield self._conn
+
+    def write(self) -> Any:
+        """A transaction on the store's database (for indexes kept beside the articles)."""
+        return self._tx()
+
+    def read(self) -> Any:
+        """The connection, under the store's lock (for reading indexes kept beside the articles)."""
+        return self._tx()
 
     def content_hash(self, doc_id: str) -> str | None:
         """The stored content hash of an article, or None if absent."""
@@ -75,12 +96,16 @@ class DocStore:
                 'INSERT INTO chunks (doc_id, idx, start, "end") VALUES (?, ?, ?, ?)',
                 [(c.doc_id, c.index, c.start, c.end) for c in chunks],
             )
+            for hook in self.hooks:
+                hook.on_put(conn, article, chunks)
             self._bump(conn)
 
     def delete(self, doc_id: str) -> None:
         """Remove an article and its chunks."""
         with self._tx() as conn:
             conn.execute("DELETE FROM articles WHERE doc_id = ?", (doc_id,))
+            for hook in self.hooks:
+                hook.on_delete(conn, doc_id)
             self._bump(conn)
 
     def _bump(self, conn: sqlite3.Connection) -> None:
@@ -112,6 +137,20 @@ class DocStore:
                 "FROM chunks c JOIN articles a USING (doc_id) ORDER BY c.doc_id, c.idx"
             ).fetchall()
         return [Chunk(doc_id=r[0], index=r[1], start=r[2], end=r[3], text=r[4]) for r in rows]
+
+    def chunks_by_ids(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
+        """The stored chunks of these ids (``doc_id:idx``), text cut from the article; unknown ids are left out."""
+        out: dict[str, Chunk] = {}
+        with self._tx() as conn:
+            for cid in dict.fromkeys(chunk_ids):
+                doc_id, _, idx = cid.rpartition(":")
+                row = conn.execute(
+                    'SELECT c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start) FROM chunks c '
+                    "JOIN articles a USING (doc_id) WHERE c.doc_id = ? AND c.idx = ?", (doc_id, int(idx or -1))
+                ).fetchone()
+                if row is not None:
+                    out[cid] = Chunk(doc_id=doc_id, index=int(idx), start=row[0], end=row[1], text=row[2])
+        return out
 
     def list_docs(self) -> list[DocInfo]:
         """Every stored article's metadata, newest first."""
@@ -204,6 +243,7 @@ class VectorStore:
         self.client = chroma_client(settings)
         self.name = settings.collection
         self.model_id = embedder.model_id
+        self.embedder = embedder
         self._check_model()
         self.lc: Chroma = Chroma(
             collection_name=self.name,
@@ -225,8 +265,10 @@ class VectorStore:
                 "ASSISTANT_DATA_DIR and ingest again."
             )
 
-    def add_many(self, items: Sequence[tuple[Article, Sequence[Chunk]]]) -> None:
-        """Embed and store several articles' chunks in one batch; stale chunks are removed only afterwards."""
+    def add_many(self, items: Sequence[tuple[Article, Sequence[Chunk]]],
+                 vectors: np.ndarray | None = None) -> None:
+        """Store several articles' chunks in one batch (embedding them unless ``vectors`` gives one row per chunk,
+        in order); stale chunks are removed only afterwards."""
         texts, metas, ids = [], [], []
         for article, chunks in items:
             base = {"doc_id": article.doc_id, "source": article.source, "date_int": date_int(article.date)}
@@ -235,9 +277,19 @@ class VectorStore:
                 metas.append({**base, "idx": c.index, "start": c.start, "end": c.end})
                 ids.append(c.chunk_id)
         if texts:
-            self.lc.add_texts(texts, metadatas=metas, ids=ids)
+            if vectors is None:
+                vectors = self.embedder.embed_passages(texts)
+            self._upsert(ids, np.asarray(vectors, dtype=np.float32), metas)
         for article, chunks in items:
             self.lc.delete(where={"$and": [{"doc_id": article.doc_id}, {"idx": {"$gte": len(chunks)}}]})
+
+    def _upsert(self, ids: list[str], vectors: np.ndarray, metas: list[dict[str, Any]]) -> None:
+        """Write rows in pieces of the client's max batch size (no documents: texts live in the article store)."""
+        if len(vectors) != len(ids):
+            raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
+        step = max(1, int(self.client.get_max_batch_size()))
+        for i in range(0, len(ids), step):
+            self.collection.upsert(ids=ids[i:i + step], embeddings=vectors[i:i + step], metadatas=metas[i:i + step])
 
     def delete_doc(self, doc_id: str) -> None:
         """Remove every chunk of an article."""
@@ -245,11 +297,15 @@ class VectorStore:
 
     def search(self, vector: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks that pass the filters."""
-        results = self.lc.similarity_search_by_vector_with_relevance_scores(
-            list(vector), k=k, filter=where_clause(filters)
-        )
-        return [(f"{d.metadata['doc_id']}:{d.metadata['idx']}", 1.0 - float(dist)) for d, dist in results]
+        res = self.collection.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
+                                    where=where_clause(filters), include=["distances"])
+        return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
+
+    @property
+    def collection(self) -> Any:
+        """The underlying Chroma collection."""
+        return self.lc._collection
 
     def count(self) -> int:
         """Chunks in the collection."""
-        return int(self.lc._collection.count())
+        return int(self.collection.count())
