@@ -49,8 +49,7 @@ class Assistant:
         self.vectors: VectorStore = VectorStore(settings, self.embedder)
         self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors)
         self.sentences: SentenceStore = SentenceStore(settings.sentences_path, self.embedder)
-        # TODO(lead, at merge): ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
-        self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings)
+        self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
         self._write_lock = threading.Lock()

@@ -10,7 +10,7 @@ import pytest
 
 from assistant.answering.analysis import question_type, text_info
 from assistant.answering.candidates import article_sentences, windows
-from assistant.answering.features import FEATURES, Features, featurize, make_question
+from assistant.answering.features import FEATURES, Features, Sims, featurize, focus_text, make_question
 from assistant.answering.model_file import AnswerModelError, builtin_path, read_model
 from assistant.answering.rankers import make_ranker
 from assistant.answering.training.data import Group
@@ -76,7 +76,8 @@ def lynch_features(question: str) -> tuple[list[str], Features]:
     sents = article_sentences(LYNCH)
     cands = windows(sents, list(range(len(sents.spans))), 400)
     sims = np.linspace(0.9, 0.8, len(sents.spans)).astype(np.float32)
-    feats = featurize(make_question(question, idf), cands, {"lynch": sents}, {"lynch": sims}, {"lynch": 0})
+    feats = featurize(make_question(question, idf), cands, {"lynch": sents}, {"lynch": Sims(sims, sims, sims)},
+                      {"lynch": 0})
     return [c.text for c in cands], feats
 
 
@@ -87,6 +88,12 @@ def test_features_mark_answer_type_and_headline() -> None:
     assert when[texts.index("Первая полнометражка автора — «Человек-слон» — увидела свет в 1977 году.")] == 1
     assert when[0] == 0 and feats.column("headline")[0] == 1
     assert np.isfinite(feats.matrix).all()
+
+
+def test_focus_drops_the_topic_and_names() -> None:
+    topic = text_info("Богатейший депутат Госдумы от ЛДПР утонул в Мёртвом море в Израиле")
+    focus = focus_text("Сколько заработал за 2016 год депутат, утонувший в Мёртвом море?", topic)
+    assert focus.startswith("Сколько заработал") and "депутат" not in focus and "море" not in focus.lower()
 
 
 @pytest.mark.parametrize("key", ["formula", "linear"])

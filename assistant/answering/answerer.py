@@ -10,10 +10,10 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..types import Answer, Article, Filters, Hit
-from .analysis import detect_lang
+from .analysis import detect_lang, text_info
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
 from .citing import LEAD, NO_ANSWER, cite, select
-from .features import Features, featurize, make_question
+from .features import Features, Question, Sims, featurize, focus_text, make_question
 from .rankers import AnswerRanker, make_ranker
 from .vectors import EmbeddedSentenceVectors, SentenceVectorSource
 
@@ -38,6 +38,7 @@ class ExtractiveAnswerer:
     def __init__(self, embedder: Embedder, settings: Settings,
                  sentence_vectors: SentenceVectorSource | None = None, ranker: AnswerRanker | None = None) -> None:
         self.settings = settings
+        self.embedder = embedder
         self.vectors = sentence_vectors or EmbeddedSentenceVectors(embedder)
         self.ranker = ranker or make_ranker(settings.answer_ranker, embedder.model_id, settings.min_relevance)
         self._sentences: dict[tuple[str, int], ArticleSentences] = {}
@@ -64,11 +65,11 @@ class ExtractiveAnswerer:
         for hit in hits:
             by_doc.setdefault(hit.chunk.doc_id, []).append(hit)
         sents = {d: self.sentences(articles[d]) for d in by_doc}
-        sims = {d: np.asarray(s.vectors, dtype=np.float32) @ query_vector for d, s in sents.items()}
         cands = [c for d, hs in by_doc.items() for c in candidates_for(sents[d], hs, self.settings.max_quote_chars)]
         if not cands:
             return Scored([], list(by_doc))
         question = make_question(query, idf)
+        question, sims = self.similarities(question, query_vector, sents)
         feats = featurize(question, cands, sents, sims, {d: i for i, d in enumerate(by_doc)})
         scores = self.ranker.score(question, cands, feats)
         order = np.argsort(-scores, kind="stable")
@@ -79,6 +80,20 @@ class ExtractiveAnswerer:
         ranking = list(dict.fromkeys([c.doc_id for c in ranked] + list(by_doc)))
         pair = f"{detect_lang(query)}-{detect_lang(articles[ranked[0].doc_id].text[:400])}"
         return Scored(ranked, ranking, pair, feats)
+
+    def similarities(self, question: Question, query_vector: np.ndarray,
+                     sents: dict[str, ArticleSentences]) -> tuple[Question, dict[str, Sims]]:
+        """Each article's sentences against the question, the question's focus, and the article's headline."""
+        top = next(iter(sents.values()))
+        topic = text_info(top.text(0)) if top.spans else question.info
+        focus = focus_text(question.text, topic)
+        question = replace(question, focus=question.info.lemmas - topic.lemmas)
+        focus_vector = query_vector if focus == question.text else self.embedder.embed_query(focus)
+        out = {}
+        for doc_id, s in sents.items():
+            vecs = np.asarray(s.vectors, dtype=np.float32)
+            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, vecs @ vecs[0] if len(vecs) else vecs[:, 0])
+        return question, out
 
     def relevant(self, best: Candidate, pair: str = "ru-ru") -> bool:
         """Whether the best candidate is good enough to be quoted as an answer."""

@@ -8,11 +8,12 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..keyword import stem
-from .analysis import TextInfo, question_type, text_info
+from .analysis import WORD_RE, TextInfo, question_type, text_info
 from .candidates import ArticleSentences, Candidate
 
 FEATURES: tuple[str, ...] = (
-    "dense", "dense_gap", "dense_mean", "adj_gap", "doc_gap", "doc_rank",
+    "dense", "dense_gap", "dense_mean", "adj_gap", "doc_gap", "doc_rank", "focus", "focus_gap", "head_sim",
+    "dense_z", "focus_z", "focus_lex",
     "lex", "lex_gap", "name_cov", "novelty",
     "headline", "lead", "position", "anaphoric", "width2", "width3", "chars",
     "t_who", "t_where", "t_when", "t_count", "t_why", "t_what",
@@ -39,6 +40,15 @@ class Question:
     info: TextInfo
     qtype: str
     weights: dict[str, float]  # IDF weight of each content lemma of the question
+    focus: frozenset[str] = frozenset()  # lemmas of the question not in the topic (set with the top article)
+
+
+def focus_text(question: str, topic: TextInfo) -> str:
+    """The question without the words it shares with the topic (the top article's headline) and without names:
+    what is asked about the topic («Сколько заработал за 2016 год» of «…депутат, утонувший в Мёртвом море»)."""
+    kept = [m.group() for m in WORD_RE.finditer(question)
+            if (info := text_info(m.group())).lemmas.isdisjoint(topic.lemmas) and not info.names]
+    return " ".join(kept) + "?" if kept else question
 
 
 def make_question(text: str, idf: Callable[[str], float]) -> Question:
@@ -69,21 +79,43 @@ def type_match(q: Question, info: TextInfo) -> dict[str, float]:
     return {f"t_{t}": float(q.qtype == t and found[t]) for t in found}
 
 
-def overlap(q: Question, info: TextInfo) -> float:
-    """IDF-weighted share of the question's lemmas in the candidate."""
-    total = sum(q.weights.values())
-    return sum(w for lemma, w in q.weights.items() if lemma in info.lemmas) / total if total else 0.0
+def overlap(q: Question, info: TextInfo, only: frozenset[str] | None = None) -> float:
+    """IDF-weighted share of the question's lemmas (or of ``only`` those) in the candidate."""
+    weights = {k: w for k, w in q.weights.items() if only is None or k in only}
+    total = sum(weights.values())
+    return sum(w for lemma, w in weights.items() if lemma in info.lemmas) / total if total else 0.0
 
 
-def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sims: np.ndarray) -> dict[str, float]:
+def zscore(values: np.ndarray, x: float) -> float:
+    """How far ``x`` stands above the article's sentences (in standard deviations)."""
+    if len(values) < 2:
+        return 0.0
+    return float((x - values.mean()) / (values.std() + 1e-3))
+
+
+@dataclass(frozen=True)
+class Sims:
+    """Similarities of an article's sentences: to the question, to its focus, and to the article's headline."""
+
+    question: np.ndarray
+    focus: np.ndarray
+    headline: np.ndarray
+
+
+def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims) -> dict[str, float]:
     """The features that need only the candidate, its article and the sentence similarities."""
     info = window_info(sents, cand)
+    sims = sim.question
     inner = sims[cand.first:cand.last + 1]
     adjacent = [sims[i] for i in (cand.first - 1, cand.last + 1) if 0 <= i < len(sims)]
     body = [i for i, h in enumerate(sents.headline) if not h]
     q_names = q.info.names or q.info.lemmas
     return {
         "dense": float(inner.max()), "dense_mean": float(inner.mean()),
+        "focus": float(sim.focus[cand.first:cand.last + 1].max()),
+        "dense_z": zscore(sims, inner.max()), "focus_z": zscore(sim.focus, sim.focus[cand.first:cand.last + 1].max()),
+        "focus_lex": overlap(q, info, q.focus),
+        "head_sim": float(sim.headline[cand.first:cand.last + 1].max()),
         "adj": float(max(adjacent)) if adjacent else 0.0,
         "lex": overlap(q, info),
         "name_cov": len(q_names & (info.names | info.lemmas)) / len(q_names) if q_names else 0.0,
@@ -99,17 +131,19 @@ def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sims: np.nda
 
 
 def featurize(q: Question, cands: Sequence[Candidate], sents: dict[str, ArticleSentences],
-              sims: dict[str, np.ndarray], doc_rank: dict[str, int]) -> Features:
+              sims: dict[str, Sims], doc_rank: dict[str, int]) -> Features:
     """The feature matrix of all candidates of one question (gaps are relative to the question's best)."""
     if not cands:
         return Features(FEATURES, np.zeros((0, len(FEATURES))))
     rows = [base_row(q, sents[c.doc_id], c, sims[c.doc_id]) for c in cands]
     best_dense = max(r["dense"] for r in rows)
     best_lex = max(r["lex"] for r in rows)
-    doc_best = {d: float(s.max()) for d, s in sims.items() if len(s)}
+    best_focus = max(r["focus"] for r in rows)
+    doc_best = {d: float(s.question.max()) for d, s in sims.items() if len(s.question)}
     for r, c in zip(rows, cands, strict=True):
         r["dense_gap"] = r["dense"] - best_dense
         r["lex_gap"] = r["lex"] - best_lex
+        r["focus_gap"] = r["focus"] - best_focus
         r["adj_gap"] = r.pop("adj") - best_dense
         r["doc_gap"] = doc_best.get(c.doc_id, best_dense) - best_dense
         r["doc_rank"] = 1.0 / (1 + doc_rank.get(c.doc_id, 9))

@@ -30,18 +30,19 @@ def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
     return rows.mean(axis=0), np.where(scale > 1e-6, scale, 1.0)
 
 
-def listwise_loss(coef: np.ndarray, xs: list[np.ndarray], ys: list[np.ndarray], l2: float) -> tuple[float, np.ndarray]:
-    """Mean of −log P(a positive is ranked first) under a softmax of scores, plus L2; and its gradient."""
+def listwise_loss(coef: np.ndarray, xs: list[np.ndarray], ys: list[np.ndarray], ws: list[float],
+                  l2: float) -> tuple[float, np.ndarray]:
+    """Weighted mean of −log P(a positive is ranked first) under a softmax of scores, plus L2; and its gradient."""
     loss, grad = 0.0, np.zeros_like(coef)
-    for x, y in zip(xs, ys, strict=True):
+    for x, y, w in zip(xs, ys, ws, strict=True):
         s = x @ coef
         p = np.exp(s - s.max())
         p /= p.sum()
         pos = p * y
         mass = pos.sum()
-        loss -= np.log(mass + 1e-12)
-        grad -= x.T @ (pos / (mass + 1e-12) - p)
-    n = max(1, len(xs))
+        loss -= w * np.log(mass + 1e-12)
+        grad -= w * (x.T @ (pos / (mass + 1e-12) - p))
+    n = max(1e-9, sum(ws))
     return loss / n + l2 * float(coef @ coef), grad / n + 2 * l2 * coef
 
 
@@ -52,8 +53,9 @@ def fit(groups: Sequence[Group], l2: float, weights: Sequence[float] | None = No
     mean, scale = standardiser(groups)
     use = [(g, w) for g, w in zip(groups, weights or [1.0] * len(groups), strict=True) if g.labels.any()]
     xs = [(g.features - mean) / scale for g, _ in use]
-    ys = [g.labels * w for g, w in use]
-    result = minimize(listwise_loss, np.zeros(len(mean)), args=(xs, ys, l2), jac=True, method="L-BFGS-B",
+    ys = [g.labels for g, _ in use]
+    result = minimize(listwise_loss, np.zeros(len(mean)), args=(xs, ys, [w for _, w in use], l2), jac=True,
+                      method="L-BFGS-B",
                       options={"maxiter": 500})
     return Fitted(mean, scale, result.x)
 

@@ -28,9 +28,8 @@ from .synth import synthesize
 if TYPE_CHECKING:
     from ...pipeline import Assistant
 
-L2_GRID = (0.0003, 0.001, 0.003, 0.01, 0.03)
-SYNTH_WEIGHT = 1.0
-DEV_WEIGHT = 3.0  # dev-tune questions count more than one synthetic question each
+L2_GRID = (0.03, 0.1, 0.3)
+SYNTH_WEIGHTS = (0.0, 0.01, 0.05)  # weight of one synthetic question against one dev-tune question
 MAX_DECLINED = 0.04  # answerable questions of the dev set a threshold may decline
 
 
@@ -71,15 +70,26 @@ def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None) ->
     return groups_synth, groups_dev
 
 
-def choose(synth: list[Group], dev: list[Group]) -> tuple[Fitted, float, dict[str, float]]:
-    """Fit for each L2 strength on synthetic + dev-tune questions; keep the best top-1 on dev-tune."""
+def cv_top1(tune: list[Group], synth: list[Group], l2: float, synth_weight: float, folds: int = 4) -> float:
+    """Top-1 of out-of-fold predictions on the dev-tune questions (synthetic ones always in training)."""
+    hits = 0
+    extra = synth if synth_weight > 0 else []
+    for fold in range(folds):
+        train = [g for i, g in enumerate(tune) if i % folds != fold]
+        fitted = fit(extra + train, l2, [synth_weight] * len(extra) + [1.0] * len(train))
+        hits += sum(bool(g.labels[int(np.argmax(fitted.scores(g.features)))])
+                    for i, g in enumerate(tune) if i % folds == fold and len(g.labels))
+    return hits / max(1, len(tune))
+
+
+def choose(synth: list[Group], dev: list[Group]) -> tuple[Fitted, dict[str, float], dict[str, float]]:
+    """L2 strength and synthetic-question weight by cross-validation on dev-tune; then fit on all of it."""
     tune = [g for g in dev if g.answerable and tune_split(g.qid)]
-    results = {}
-    for l2 in L2_GRID:
-        fitted = fit(synth + tune, l2, [SYNTH_WEIGHT] * len(synth) + [DEV_WEIGHT] * len(tune))
-        results[l2] = (top1(fitted, tune), fitted)
-    best = max(L2_GRID, key=lambda k: (results[k][0], -k))
-    return results[best][1], best, {str(k): round(v[0], 4) for k, v in results.items()}
+    grid = {(l2, sw): cv_top1(tune, synth, l2, sw) for l2 in L2_GRID for sw in SYNTH_WEIGHTS}
+    l2, sw = max(grid, key=lambda k: (grid[k], k[0], -k[1]))
+    extra = synth if sw > 0 else []
+    fitted = fit(extra + tune, l2, [sw] * len(extra) + [1.0] * len(tune))
+    return fitted, {"l2": l2, "synthetic_weight": sw}, {f"l2={k[0]} synth={k[1]}": round(v, 4) for k, v in grid.items()}
 
 
 def thresholds(fitted: Fitted, dev: Sequence[Group]) -> dict[str, float]:
@@ -95,11 +105,16 @@ def thresholds(fitted: Fitted, dev: Sequence[Group]) -> dict[str, float]:
 
 
 def report(fitted: Fitted, synth: list[Group], dev: list[Group]) -> dict[str, float]:
-    """Top-1 (the first candidate holds the answer) on synthetic, dev-tune and dev-held-out questions."""
-    ans = [g for g in dev if g.answerable]
-    return {"synthetic_top1": round(top1(fitted, synth), 4),
-            "dev_tune_top1": round(top1(fitted, [g for g in ans if tune_split(g.qid)]), 4),
-            "dev_heldout_top1": round(top1(fitted, [g for g in ans if not tune_split(g.qid)]), 4)}
+    """Top-1 (the first candidate holds the answer) on synthetic questions and on both dev splits, per kind."""
+    out = {"synthetic_top1": round(top1(fitted, synth), 4)}
+    for split, keep in (("tune", True), ("heldout", False)):
+        groups = [g for g in dev if g.answerable and tune_split(g.qid) == keep]
+        out[f"dev_{split}_top1"] = round(top1(fitted, groups), 4)
+        for kind in sorted({g.kind for g in groups}):
+            same = [g for g in groups if g.kind == kind]
+            out[f"dev_{split}_{kind}_top1"] = round(top1(fitted, same), 4)
+            out[f"dev_{split}_{kind}_n"] = len(same)
+    return out
 
 
 def git_commit() -> str:
@@ -124,18 +139,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     np.random.seed(args.seed)
     assistant = open_assistant(args.shared, args.data_dir)
     synth, dev = gather(assistant, args.shared, args.seed, args.cache)
-    fitted, l2, grid = choose(synth, dev)
+    fitted, chosen, grid = choose(synth, dev)
     payload = {
         "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
         "coef": fitted.coef.tolist(), "intercept": 0.0, "margin": 2.0, "thresholds": thresholds(fitted, dev),
         "embedder_model_id": assistant.embedder.model_id,
-        "trained": {"commit": git_commit(), "seed": args.seed, "l2": l2, "l2_grid_dev_tune_top1": grid,
+        "trained": {"commit": git_commit(), "seed": args.seed, **chosen, "cv_dev_tune_top1": grid,
                     "synthetic_questions": len(synth), "dev_questions": len(dev),
                     "command": "python -m assistant.answering.training.train --shared ../shared"},
         "dev_metrics": report(fitted, synth, dev),
     }
     write_model(args.out, payload)
-    print(json.dumps({"l2": l2, **payload["dev_metrics"], "thresholds": payload["thresholds"]}, indent=1))
+    print(json.dumps({**chosen, **payload["dev_metrics"], "thresholds": payload["thresholds"], "cv": grid}, indent=1))
 
 
 if __name__ == "__main__":
