@@ -234,10 +234,36 @@ class VectorStore:
                 texts.append(index_text(article.title, c.text))
                 metas.append({**base, "idx": c.index, "start": c.start, "end": c.end})
                 ids.append(c.chunk_id)
-        if texts:
-            self.lc.add_texts(texts, metadatas=metas, ids=ids)
+        step = self.max_batch_size()
+        for i in range(0, len(texts), step):  # Chroma refuses writes over its max batch size
+            self.lc.add_texts(texts[i:i + step], metadatas=metas[i:i + step], ids=ids[i:i + step])
         for article, chunks in items:
             self.lc.delete(where={"$and": [{"doc_id": article.doc_id}, {"idx": {"$gte": len(chunks)}}]})
+
+    def max_batch_size(self) -> int:
+        """The most records one Chroma write may hold."""
+        try:
+            return max(1, int(self.client.get_max_batch_size()))
+        except Exception:  # noqa: BLE001 - an older server without the call: a safe size
+            return 5000
+
+    def all_ids(self, page: int = 5000) -> set[str]:
+        """Every chunk id in the collection (read in pages, without vectors or documents)."""
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            got = self.lc._collection.get(include=[], limit=page, offset=offset)["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+            offset += page
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Remove these chunk ids (in slices of the max batch size)."""
+        ids = list(ids)
+        step = self.max_batch_size()
+        for i in range(0, len(ids), step):
+            self.lc._collection.delete(ids=ids[i:i + step])
 
     def delete_doc(self, doc_id: str) -> None:
         """Remove every chunk of an article."""
