@@ -240,3 +240,83 @@ def test_user_errors_are_one_line_without_secrets(tmp_path: Path) -> None:
     port = run_cli(["stats"], tmp_path, ASSISTANT_PORT="not-a-port")
     assert port.returncode == 1 and "ASSISTANT_PORT" in port.stderr and "not-a-port" not in port.stderr
     assert len(port.stderr.strip().splitlines()) == 1
+
+
+def test_a_write_left_unfinished_is_repaired_by_the_next_ingest(fresh: Assistant, tmp_path: Path) -> None:
+    fresh.ingest([CORPUS / SEED_FILE])
+    fresh.vectors.lc.add_texts(["сирота"], metadatas=[{"doc_id": "ghost", "idx": 0}], ids=["ghost:0"])
+    fresh._marker.touch()  # what a SIGKILL between the Chroma write and the article store's leaves behind
+    (tmp_path / "new.txt").write_text("Новая статья о погоде.", encoding="utf-8")
+    assert fresh.ingest([tmp_path / "new.txt"]).results[0].status == "added"
+    assert check(fresh).ok and not fresh._marker.exists()
+
+
+def stored_articles(data: Path) -> int:
+    """Articles in the store right now (read while another process writes it), 0 before it exists."""
+    import sqlite3
+
+    try:
+        with sqlite3.connect(f"file:{data / 'articles.sqlite'}?mode=ro", uri=True, timeout=1) as conn:
+            return int(conn.execute("SELECT count(*) FROM articles").fetchone()[0])
+    except sqlite3.Error:
+        return 0
+
+
+KILL_AT_PUT = """import os, signal, sys
+from assistant.store import DocStore
+kill_at, original, calls = int(sys.argv[1]), DocStore.put, [0]
+
+def put(self, *args, **kwargs):
+    calls[0] += 1
+    if calls[0] == kill_at:  # the batch's vectors are in Chroma, the article store has not got it yet
+        os.kill(os.getpid(), signal.SIGKILL)
+    return original(self, *args, **kwargs)
+
+DocStore.put = put
+from assistant.cli import main
+main(sys.argv[2:])
+"""
+
+
+def kill_while_ingesting(folder: Path, data: Path, rng: Any, at_put: int | None) -> None:
+    """``assistant ingest`` SIGKILLed at its ``at_put``-th article-store write, or at a random time while it writes."""
+    import signal
+    import time
+
+    args = ["-c", KILL_AT_PUT, str(at_put)] if at_put else ["-m", "assistant.cli"]
+    proc = subprocess.Popen([sys.executable, *args, "ingest", str(folder)], env=cli_env(data),
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    if at_put is None:
+        target = stored_articles(data) + rng.randint(1, 10)
+        deadline = time.monotonic() + 120
+        while stored_articles(data) < target and proc.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.02)
+        time.sleep(rng.uniform(0.0, 2.0))
+        proc.send_signal(signal.SIGKILL)
+    assert proc.wait(timeout=180) == -signal.SIGKILL
+
+
+@pytest.mark.slow
+def test_sigkill_while_ingesting_then_ingest_again_leaves_stores_in_agreement(tmp_path: Path) -> None:
+    import random
+
+    folder = tmp_path / "corpus"
+    folder.mkdir()
+    for path in sorted(CORPUS.glob("*.txt"))[:40]:
+        (folder / path.name).write_bytes(path.read_bytes())
+    data = tmp_path / "data"
+    seed = random.randrange(10**6)
+    rng = random.Random(seed)
+    kill_while_ingesting(folder, data, rng, at_put=rng.randint(2, 15))
+    found = run_cli(["check"], data)
+    assert found.returncode == 1 and "orphan" in found.stdout, (seed, found.stdout)  # the crash left orphans
+    kill_while_ingesting(folder, data, rng, at_put=None)
+    kill_while_ingesting(folder, data, rng, at_put=rng.randint(1, 8))
+    again = run_cli(["ingest", str(folder)], data)
+    assert again.returncode == 0, again.stderr
+    verdict = run_cli(["check"], data)
+    assert verdict.returncode == 0, (seed, verdict.stdout)
+    assert verdict.stdout.count("agrees with the article store") == 2, (seed, verdict.stdout)
+    assert stored_articles(data) == 40, seed
+    answer = run_cli(["ask", "--json", "Какие документы были подписаны во время визита?"], data)
+    assert answer.returncode == 0 and json.loads(answer.stdout)["answered"], answer.stderr
