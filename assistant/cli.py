@@ -18,9 +18,18 @@ if TYPE_CHECKING:
 
 def load_settings(data_dir: Path | None = None) -> Settings:
     """Settings from the environment, with ``--data-dir`` taking precedence."""
+    from pydantic import ValidationError
+
     from .settings import Settings
 
-    settings = Settings()
+    try:
+        settings = Settings()
+        settings.auth_pairs()
+    except ValidationError as exc:  # one line per field; the value is never echoed (it may be a secret)
+        fields = "; ".join(f"ASSISTANT_{'_'.join(map(str, e['loc'])).upper()}: {e['msg']}" for e in exc.errors())
+        raise click.ClickException(f"bad setting: {fields}") from None
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if data_dir is not None:
         settings = settings.model_copy(update={"data_dir": data_dir})
     return settings
@@ -92,6 +101,8 @@ def print_report(report: IngestReport) -> None:
         if result.status in ("added", "updated", "removed"):
             click.echo(f"{result.status:8} {result.path} ({result.chunks} chunks)" if result.chunks else
                        f"{result.status:8} {result.path}")
+            if result.reason:
+                click.echo(f"note     {result.path}: {result.reason}", err=True)
     for result in report.failed:
         click.echo(f"failed   {result.path}: {result.reason}", err=True)
     click.echo(report.summary())
@@ -123,7 +134,11 @@ def ask(question: str, as_json: bool, date_from: str | None, date_to: str | None
     """Answer QUESTION with quoted passages from the stored articles."""
     settings = load_settings(data_dir)
     assistant = open_assistant(settings)
-    answer = assistant.ask(question, filters=parse_filters(date_from, date_to, sources))
+    filters = parse_filters(date_from, date_to, sources)
+    try:
+        answer = assistant.ask(question, filters=filters)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
     if as_json:
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -158,6 +173,19 @@ def stats(as_json: bool, data_dir: Path | None) -> None:
                f"data dir:   {info.data_dir}\ncollection: {info.collection}")
     for source, n in info.sources.items():
         click.echo(f"  {source or '(no source)'}: {n}")
+
+
+@main.command()
+@click.option("--repair", is_flag=True, help="Remove orphan index entries and re-add missing ones.")
+@data_dir_option
+def check(repair: bool, data_dir: Path | None) -> None:
+    """Verify that Chroma and the keyword index hold exactly the stored articles' chunks (exit 1 if not)."""
+    from .integrity import check as run_check
+
+    report = run_check(open_assistant(load_settings(data_dir)), repair=repair)
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.ok or repair else 1)
 
 
 @main.command("eval")

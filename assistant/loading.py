@@ -6,7 +6,7 @@ import hashlib
 import json
 import re
 from collections.abc import Iterable, Iterator
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date, datetime
 from pathlib import Path
 from typing import Any
@@ -25,6 +25,17 @@ HEADER_RE = re.compile(r"[ \t]*(title|date|source|url|id)[ \t]+(.*)", re.IGNOREC
 ISO_DATE_RE = re.compile(r"(\d{4}-\d{2}-\d{2})[ \t]*")
 FRONT_MATTER_RE = re.compile(r"\A---[ \t]*\n(.*?)\n---[ \t]*\n", re.DOTALL)
 MAX_TITLE_CHARS = 160
+MAX_FILE_BYTES = 50 * 1024 * 1024  # defaults of Settings.max_file_mb / max_article_chars
+MAX_ARTICLE_CHARS = 2_000_000
+MAX_REPLACED_SHARE = 0.01  # a UTF-8 file with at most this share of invalid bytes is decoded with replacement
+
+
+@dataclass(frozen=True)
+class Limits:
+    """What one file and one article may hold; larger inputs are refused with a message, never read whole."""
+
+    max_file_bytes: int = MAX_FILE_BYTES
+    max_article_chars: int = MAX_ARTICLE_CHARS
 
 
 @dataclass(frozen=True)
@@ -53,45 +64,94 @@ def is_folder_note(path: Path) -> bool:
     return path.name.startswith(".") or path.stem.upper() in {"README", "LICENSE", "LICENCE"}
 
 
-def load_paths(paths: Iterable[Path]) -> Iterator[Article | LoadError]:
-    """Load every article under the given files and folders; failures are yielded, not raised."""
+def load_paths(paths: Iterable[Path], limits: Limits | None = None) -> Iterator[Article | LoadError]:
+    """Load every article under the given files and folders; failures (and duplicate ids) are yielded, not raised."""
+    limits = limits or Limits()
+    first_seen: dict[str, str] = {}
     for item in iter_files(paths):
         if isinstance(item, LoadError):
             yield item
             continue
-        try:
-            yield from load_file(item)
-        except (OSError, ValueError) as exc:
-            yield LoadError(str(item), str(exc))
+        for loaded in load_file_safely(item, limits):
+            if isinstance(loaded, Article):
+                if loaded.doc_id in first_seen:
+                    yield LoadError(loaded.path, f"duplicate id {loaded.doc_id!r} (also used by "
+                                    f"{first_seen[loaded.doc_id]}): give each article its own id; this one is skipped")
+                    continue
+                first_seen[loaded.doc_id] = loaded.path
+            yield loaded
 
 
-def load_file(path: Path) -> Iterator[Article | LoadError]:
-    """Load one file by its suffix."""
+def load_file_safely(path: Path, limits: Limits) -> Iterator[Article | LoadError]:
+    """``load_file``, any exception becoming a failure of this file alone."""
+    try:
+        yield from load_file(path, limits)
+    except (OSError, ValueError) as exc:
+        yield LoadError(str(path), str(exc))
+    except Exception as exc:  # noqa: BLE001 - a parser's bug or a missing extra fails this file, not the batch
+        yield LoadError(str(path), f"could not be read ({exc.__class__.__name__}: {str(exc)[:200]}); "
+                        "check the file, or report it with this message")
+
+
+def load_file(path: Path, limits: Limits | None = None) -> Iterator[Article | LoadError]:
+    """Load one file by its suffix (files over the size limit are refused before they are read)."""
+    limits = limits or Limits()
     suffix = path.suffix.lower()
     if suffix not in SUPPORTED:
         yield LoadError(str(path), f"unsupported file type {suffix or '(none)'}: use .txt, .md, .html or .jsonl")
         return
-    raw = path.read_bytes()
+    size = path.stat().st_size
+    if size > limits.max_file_bytes:
+        yield LoadError(str(path), f"the file is {size / 2**20:.0f} MB, over the {limits.max_file_bytes / 2**20:.0f} MB "
+                        "limit (ASSISTANT_MAX_FILE_MB): split it into smaller files")
+        return
+    text, note = decode_bytes(path.read_bytes(), path)
     if suffix in JSONL_SUFFIXES:
-        yield from parse_jsonl(decode_bytes(raw, path), path)
+        items: Iterable[Article | LoadError] = parse_jsonl(text, path)
     elif suffix in HTML_SUFFIXES:
-        yield parse_html(decode_bytes(raw, path), path)
+        items = [parse_html(text, path)]
     else:
-        yield parse_text(decode_bytes(raw, path), path)
+        items = [parse_text(text, path)]
+    for item in items:
+        yield check_article(item, limits, note)
 
 
-def decode_bytes(raw: bytes, path: Path) -> str:
-    """Decode UTF-8 (with or without BOM), else the encoding charset-normalizer detects."""
+def check_article(item: Article | LoadError, limits: Limits, note: str) -> Article | LoadError:
+    """Refuse an article over the length limit; attach the decoding note to a good one."""
+    if isinstance(item, LoadError):
+        return item
+    if len(item.text) > limits.max_article_chars:
+        return LoadError(item.path, f"the article has {len(item.text):,} characters, over the "
+                         f"{limits.max_article_chars:,} limit (ASSISTANT_MAX_ARTICLE_CHARS): split it")
+    return replace(item, note=note) if note else item
+
+
+def decode_bytes(raw: bytes, path: Path) -> tuple[str, str]:
+    """Text and a note: UTF-8 (with or without BOM; a few bad bytes replaced), else the detected encoding."""
     try:
-        return raw.decode("utf-8-sig")
+        return raw.decode("utf-8-sig"), ""
     except UnicodeDecodeError:
         pass
+    if b"\x00" not in raw:
+        text = raw.decode("utf-8-sig", errors="replace")
+        bad = text.count("\ufffd")
+        if bad <= max(1, len(raw) * MAX_REPLACED_SHARE) and looks_like_utf8(raw):
+            return text, f"{bad} invalid UTF-8 byte sequence(s) replaced by \ufffd: check the file's encoding"
     from charset_normalizer import from_bytes
 
     best = from_bytes(raw).best()
-    if best is None:
+    if best is None or "\x00" in str(best):
         raise ValueError("cannot detect the text encoding (is it a binary file?): save it as UTF-8")
-    return str(best)
+    return str(best), ""
+
+
+def looks_like_utf8(raw: bytes) -> bool:
+    """Whether the bytes hold multi-byte UTF-8 sequences or are plain ASCII (not a legacy 8-bit encoding)."""
+    high = sum(1 for b in raw[:65536] if b >= 0x80)
+    if not high:
+        return True
+    valid = raw[:65536].decode("utf-8", errors="ignore").encode("utf-8")
+    return sum(1 for b in valid if b >= 0x80) >= 0.9 * high
 
 
 def normalise_newlines(text: str) -> str:
@@ -149,7 +209,9 @@ def parse_html(html: str, path: Path) -> Article:
     """Main text and title of an HTML page (trafilatura; BeautifulSoup as fallback)."""
     import trafilatura
 
-    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, favor_recall=True)
+    # extensive_search off: a date comes from the page's metadata or markup, not from "© 2024" in a footer
+    doc = trafilatura.bare_extraction(html, with_metadata=True, include_comments=False, favor_recall=True,
+                                      date_extraction_params={"extensive_search": False, "original_date": True})
     text = getattr(doc, "text", None) if doc is not None else None
     meta: dict[str, Any] = {}
     if doc is not None:
@@ -168,6 +230,7 @@ def parse_html(html: str, path: Path) -> Article:
 
 def parse_jsonl(text: str, path: Path) -> Iterator[Article | LoadError]:
     """One article per line: ``text`` plus optional title, date, source, url, id."""
+    derived: set[str] = set()
     for lineno, line in enumerate(normalise_newlines(text).split("\n"), start=1):
         if not line.strip():
             continue
@@ -181,9 +244,14 @@ def parse_jsonl(text: str, path: Path) -> Iterator[Article | LoadError]:
             yield LoadError(where, 'field "text" is missing or empty: each line needs {"text": "...", ...}')
             continue
         try:
-            yield make_article({k: obj.get(k) for k in HEADER_KEYS}, normalise_newlines(obj["text"]), path, lineno)
+            article = make_article({k: obj.get(k) for k in HEADER_KEYS}, normalise_newlines(obj["text"]), path, lineno)
         except ValueError as exc:
             yield LoadError(where, str(exc))
+            continue
+        if not clean_field(obj.get("id")) and article.doc_id in derived:  # two lines with one title
+            article = replace(article, doc_id=make_doc_id(path, lineno, f"{article.title}\n{article.text[:500]}"))
+        derived.add(article.doc_id)
+        yield article
 
 
 def make_article(meta: dict[str, Any], body: str, path: Path, lineno: int | None = None) -> Article:
@@ -227,6 +295,13 @@ def title_from_body(body: str) -> tuple[str, str]:
     if len(sentence) > MAX_TITLE_CHARS:
         sentence = sentence[:MAX_TITLE_CHARS].rsplit(" ", 1)[0] + "…"
     return sentence, body
+
+
+def file_key(path: str) -> str:
+    """What an article's stored path says about its file, as ids see it: ``folder/name`` without a line number."""
+    head, sep, tail = path.rpartition(":")
+    file_path = Path(head if sep and tail.isdigit() else path)
+    return f"{file_path.parent.name}/{file_path.name}"
 
 
 def make_doc_id(path: Path, lineno: int | None, title: str) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import hashlib
 import json
+import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -14,7 +15,7 @@ from typing import TYPE_CHECKING
 from .chunking import SentenceSplitter, chunk_article
 from .conversation import carry_over, is_follow_up
 from .dates import filters_from_question
-from .loading import LoadError, load_paths
+from .loading import Limits, LoadError, file_key, load_paths
 from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Trace, Turn
 
 if TYPE_CHECKING:
@@ -26,6 +27,7 @@ if TYPE_CHECKING:
     from .settings import Settings
     from .store import DocStore, VectorStore
 
+log = logging.getLogger("assistant.pipeline")
 Progress = Callable[[str, int, int], None]  # ("articles", done, total) and ("chunks", stored so far, 0)
 EMBED_BATCH_CHUNKS = 64
 
@@ -60,7 +62,7 @@ class Assistant:
         """Load, chunk, embed and store every article under the paths; unchanged articles are skipped."""
         report = IngestReport()
         seen: set[str] = set()
-        items = list(load_paths(paths))
+        items = list(load_paths(paths, self.limits()))
         articles = []
         for item in items:
             if isinstance(item, LoadError):
@@ -73,16 +75,43 @@ class Assistant:
             report.results.extend(self.prune(paths, seen))
         return report
 
+    def limits(self) -> Limits:
+        """The loader's size limits from the settings."""
+        return Limits(max_file_bytes=int(self.settings.max_file_mb * 2**20),
+                      max_article_chars=self.settings.max_article_chars)
+
+    @property
+    def _marker(self) -> Path:
+        """Present while a write is under way: found at the next ingest, it means a crash, and triggers a repair."""
+        return self.settings.data_dir / "ingest.pending"
+
+    def recover(self) -> None:
+        """After a write that did not finish (a crash), make the indexes agree with the article store again."""
+        if not self._marker.exists():
+            return
+        from .integrity import check
+
+        report = check(self, repair=True)
+        if not report.ok:
+            log.warning("an earlier write did not finish; repaired: %s", "; ".join(report.lines()[1:]))
+        self._marker.unlink(missing_ok=True)
+
     def ingest_articles(self, articles: Iterable[Article], progress: Progress | None = None) -> list[FileResult]:
         """Store articles (new or changed), in batches so that embedding runs on many chunks at once."""
         results: list[FileResult] = []
         pending: list[tuple[Article, str, list[Chunk]]] = []
         articles = list(articles)
+        self.recover()
         with self._write_lock:
+            self._marker.parent.mkdir(parents=True, exist_ok=True)
+            self._marker.touch()
             for done, article in enumerate(articles, start=1):
                 digest = self.content_hash(article)
                 stored = self.docstore.content_hash(article.doc_id)
-                if stored == digest:
+                clash = self._id_clash(article) if stored not in (None, digest) else ""
+                if clash:
+                    results.append(FileResult(article.path, "failed", article.doc_id, article.title, reason=clash))
+                elif stored == digest:
                     results.append(FileResult(article.path, "unchanged", article.doc_id, article.title))
                 else:
                     pending.append((article, digest, chunk_article(article, self.splitter)))
@@ -93,7 +122,16 @@ class Assistant:
                         progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
+            self._marker.unlink(missing_ok=True)
         return results
+
+    def _id_clash(self, article: Article) -> str:
+        """Why an article may not replace the stored one with its id (it came from another file), or ''."""
+        stored = self.docstore.get(article.doc_id)
+        if stored is None or file_key(stored.path) == file_key(article.path):
+            return ""
+        return (f"id {article.doc_id!r} is already used by {stored.path}: give this article another id "
+                "(or drop its id field); the stored article is kept")
 
     def content_hash(self, article: Article) -> str:
         """Hash of what an article's stored form depends on (text, metadata, chunking, model)."""
@@ -115,7 +153,7 @@ class Assistant:
         for article, digest, chunks in batch:
             self.docstore.put(article, digest, chunks)
             out.append(FileResult(article.path, "updated" if existed[article.doc_id] else "added",
-                                  article.doc_id, article.title, len(chunks)))
+                                  article.doc_id, article.title, len(chunks), reason=article.note))
         return out
 
     def _store_singly(self, article: Article, digest: str, chunks: list[Chunk], existed: bool,
@@ -126,7 +164,8 @@ class Assistant:
             return FileResult(article.path, "failed", article.doc_id, article.title,
                               reason=f"could not embed or store ({exc}); the stored version, if any, is kept")
         self.docstore.put(article, digest, chunks)
-        return FileResult(article.path, "updated" if existed else "added", article.doc_id, article.title, len(chunks))
+        return FileResult(article.path, "updated" if existed else "added", article.doc_id, article.title, len(chunks),
+                          reason=article.note)
 
     def _embed_and_index(self, items: list[tuple[Article, list[Chunk]]]) -> None:
         """Embed each sentence once; store sentence vectors and chunk vectors (derived or embedded, by setting)."""
@@ -151,9 +190,11 @@ class Assistant:
     def delete(self, doc_id: str) -> None:
         """Remove an article from both stores."""
         with self._write_lock:
+            self._marker.touch()
             self.vectors.delete_doc(doc_id)
             self.sentences.delete_doc(doc_id)
             self.docstore.delete(doc_id)
+            self._marker.unlink(missing_ok=True)
 
     # ---- questions -------------------------------------------------------------------------------------------
 
@@ -164,14 +205,11 @@ class Assistant:
     def trace(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None) -> Trace:
         """``ask``, also returning the hits and the article ranking behind the answer."""
         started = time.perf_counter()
-        question = question.strip()
-        if not question:
-            raise ValueError("the question is empty")
+        question, notes = self.bound_question(question)
         history = list(history or [])
         filters, without_date = filters or Filters(), question
         if self.docstore.has_dates():  # in an undated corpus (encyclopedic texts) a year is a topic, not a filter
             filters, without_date = filters_from_question(question, filters, self.clock())
-        notes: list[str] = []
         search_query = self._search_query(without_date, history, notes)
         qvec = self.embedder.embed_query(search_query)
         snap = self.retriever.snapshot()  # one version of the corpus for retrieval and quote scoring alike
@@ -184,6 +222,17 @@ class Assistant:
             self._generate(answer, articles, history)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
         return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking, scored=scored)
+
+    def bound_question(self, question: str) -> tuple[str, list[str]]:
+        """The question stripped and, when over ``max_question_chars``, shortened (with a note saying so)."""
+        question = question.strip()
+        if not question:
+            raise ValueError("the question is empty: ask something, e.g. «Что подписали во время визита?»")
+        limit = self.settings.max_question_chars
+        if len(question) <= limit:
+            return question, []
+        return question[:limit], [f"the question was shortened to its first {limit} characters "
+                                  f"(it had {len(question)}; ASSISTANT_MAX_QUESTION_CHARS)"]
 
     def _search_query(self, question: str, history: list[Turn], notes: list[str]) -> str:
         """The query to search: follow-ups carry earlier turns (condensed by the LLM when one is configured)."""

@@ -51,6 +51,13 @@ class Settings(BaseSettings):
         "the title's; each character is embedded once) or embedded (the chunk text embedded again).",
     )
 
+    # limits on input (larger inputs are refused with a message, or a question shortened, never read whole)
+    max_file_mb: float = Field(50.0, gt=0, description="Largest file ingested, in MB (CLI, API and uploads).")
+    max_article_chars: int = Field(2_000_000, ge=1000, description="Longest article ingested, in characters.")
+    max_question_chars: int = Field(
+        2000, ge=100, description="Longer questions are shortened to this many characters (with a note)."
+    )
+
     # chunking
     chunk_chars: int = Field(1000, ge=100, description="Target chunk size in characters.")
     chunk_overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between neighbouring chunks.")
@@ -127,9 +134,9 @@ class Settings(BaseSettings):
         """Parsed ``auth`` setting as (user, password) pairs."""
         raw = self.auth.get_secret_value().strip()
         pairs = []
-        for item in filter(None, (p.strip() for p in raw.split(","))):
+        for n, item in enumerate(filter(None, (p.strip() for p in raw.split(","))), start=1):
             user, sep, password = item.partition(":")
-            if not sep or not user:
-                raise ValueError(f"ASSISTANT_AUTH: expected user:password, got {item!r}")
+            if not sep or not user or not password:  # the message never repeats the value: it holds a password
+                raise ValueError(f"ASSISTANT_AUTH: entry {n} is not user:password (comma-separated pairs)")
             pairs.append((user, password))
         return pairs

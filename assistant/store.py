@@ -287,9 +287,34 @@ class VectorStore:
         """Write rows in pieces of the client's max batch size (no documents: texts live in the article store)."""
         if len(vectors) != len(ids):
             raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
-        step = max(1, int(self.client.get_max_batch_size()))
+        step = self.max_batch_size()
         for i in range(0, len(ids), step):
             self.collection.upsert(ids=ids[i:i + step], embeddings=vectors[i:i + step], metadatas=metas[i:i + step])
+
+    def max_batch_size(self) -> int:
+        """The most records one Chroma write may hold."""
+        try:
+            return max(1, int(self.client.get_max_batch_size()))
+        except Exception:  # noqa: BLE001 - an older server without the call: a safe size
+            return 5000
+
+    def all_ids(self, page: int = 5000) -> set[str]:
+        """Every chunk id in the collection (read in pages, without vectors or documents)."""
+        ids: set[str] = set()
+        offset = 0
+        while True:
+            got = self.lc._collection.get(include=[], limit=page, offset=offset)["ids"]
+            ids.update(got)
+            if len(got) < page:
+                return ids
+            offset += page
+
+    def delete_ids(self, ids: Sequence[str]) -> None:
+        """Remove these chunk ids (in slices of the max batch size)."""
+        ids = list(ids)
+        step = self.max_batch_size()
+        for i in range(0, len(ids), step):
+            self.lc._collection.delete(ids=ids[i:i + step])
 
     def delete_doc(self, doc_id: str) -> None:
         """Remove every chunk of an article."""

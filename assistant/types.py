@@ -18,6 +18,7 @@ class Article:
     source: str = ""
     url: str = ""
     path: str = ""  # where it came from (file path, or file path + line number)
+    note: str = field(default="", compare=False)  # a loader's warning about a stored article (e.g. bytes replaced)
 
 
 @dataclass(frozen=True)

@@ -36,6 +36,7 @@ class FakeSlack:
     calls: list[Call] = field(default_factory=list)
     replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
     failures: dict[str, str] = field(default_factory=dict)  # method -> Slack error code
+    http_errors: dict[str, list[int]] = field(default_factory=dict)  # method -> HTTP statuses to answer first
     lock: threading.Lock = field(default_factory=threading.Lock)
     _ts: itertools.count = field(default_factory=lambda: itertools.count(1))
     port: int = 0
@@ -105,6 +106,16 @@ def start_fake_slack() -> tuple[FakeSlack, ThreadingHTTPServer]:
             params = _params(body, self.headers.get("Content-Type", ""))
             if self.path.startswith("/api/"):
                 method = self.path[len("/api/"):].split("?")[0]
+                with fake.lock:
+                    scripted = fake.http_errors.get(method) or []
+                    status = scripted.pop(0) if scripted else 200
+                if status != 200:  # 429 with Retry-After, or a server error, as Slack answers them
+                    fake.calls.append(Call(f"{method}!{status}", params, self.path))
+                    self.send_response(status)
+                    self.send_header("Retry-After", "1")
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                    return
                 reply: Any = fake.handle(method, params)
             else:
                 method, reply = "response_url", "ok"

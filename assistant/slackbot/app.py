@@ -5,15 +5,16 @@ from __future__ import annotations
 import logging
 import re
 import secrets
+import socket
+import threading
 from typing import TYPE_CHECKING, Any
 
 from .blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE
-from .handlers import COMMENT_CALLBACK, SeenKeys, SlackBot
+from .dedupe import SeenRequests, dedupe_middleware
+from .handlers import COMMENT_CALLBACK, SlackBot
 
 if TYPE_CHECKING:
-    from wsgiref.simple_server import WSGIServer
-
-    from slack_bolt import App, BoltResponse
+    from slack_bolt import App
     from slack_sdk import WebClient
 
     from ..pipeline import Assistant
@@ -24,13 +25,21 @@ log = logging.getLogger("assistant.slackbot")
 
 
 def make_client(settings: Settings) -> WebClient:
-    """A Web API client with the bot token, pointed at ``settings.slack_api_url`` when set."""
+    """A Web API client with the bot token (pointed at ``settings.slack_api_url`` when set) that retries on
+    HTTP 429 (after Retry-After), on 5xx and on connection errors."""
     from slack_sdk import WebClient
+    from slack_sdk.http_retry.builtin_handlers import (
+        ConnectionErrorRetryHandler,
+        RateLimitErrorRetryHandler,
+        ServerErrorRetryHandler,
+    )
 
     token = settings.slack_bot_token.get_secret_value() or None
+    retry = [ConnectionErrorRetryHandler(max_retry_count=2), RateLimitErrorRetryHandler(max_retry_count=3),
+             ServerErrorRetryHandler(max_retry_count=2)]
     if settings.slack_api_url:
-        return WebClient(token=token, base_url=settings.slack_api_url)
-    return WebClient(token=token)
+        return WebClient(token=token, base_url=settings.slack_api_url, retry_handlers=retry)
+    return WebClient(token=token, retry_handlers=retry)
 
 
 def ack_now(ack: Any) -> None:
@@ -38,25 +47,42 @@ def ack_now(ack: Any) -> None:
     ack()
 
 
-def dedupe_middleware(seen: SeenKeys) -> Any:
-    """A global middleware that answers a repeated event (a Slack retry) with 200 and does nothing else."""
-    from slack_bolt import BoltResponse
-
-    def dedupe(body: dict[str, Any], request: Any, next: Any) -> BoltResponse | None:
-        event_id = body.get("event_id") if body.get("type") == "event_callback" else None
-        if event_id and not seen.first_time(f"event:{event_id}"):
-            retry = (request.headers.get("x-slack-retry-num") or ["0"])[0]
-            log.info("event %s already handled: ignoring retry %s", event_id, retry)
-            return BoltResponse(status=200, body="")
-        next()
-        return None
-
-    return dedupe
+SECRET_RE = re.compile(r"(xox[abeprs]-|xapp-)[\w-]+|(v0=)[0-9a-f]{16,}")
+MAX_LOG_CHARS = 500
 
 
-def register(app: App, bot: SlackBot) -> None:
+class Redact(logging.Filter):
+    """Keeps tokens, signatures and the signing secret out of log lines, and caps their length."""
+
+    def __init__(self, secrets_: list[str]) -> None:
+        super().__init__()
+        self.secrets = [s for s in secrets_ if len(s) >= 6]
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        """Rewrite the record's message in place."""
+        text = SECRET_RE.sub(lambda m: (m.group(1) or m.group(2)) + "[redacted]", record.getMessage())
+        for secret in self.secrets:
+            text = text.replace(secret, "[redacted]")
+        if len(text) > MAX_LOG_CHARS:
+            text = f"{text[:MAX_LOG_CHARS]}… [{len(text) - MAX_LOG_CHARS} more characters]"
+        record.msg, record.args = text, ()
+        return True
+
+
+def install_redaction(settings: Settings) -> Redact:
+    """Filter the bot's logger (bolt's loggers copy its filters) and slack_sdk's."""
+    redact = Redact([settings.slack_bot_token.get_secret_value(), settings.slack_app_token.get_secret_value(),
+                     settings.slack_signing_secret.get_secret_value()])
+    for name in ("assistant.slackbot", "slack_bolt", "slack_sdk", "slack_sdk.web.base_client"):
+        logger = logging.getLogger(name)
+        if not any(isinstance(f, Redact) for f in logger.filters):
+            logger.addFilter(redact)
+    return redact
+
+
+def register(app: App, bot: SlackBot, seen: SeenRequests) -> None:
     """Wire the bot's behaviour to bolt listeners."""
-    app.use(dedupe_middleware(bot.seen))
+    app.use(dedupe_middleware(seen))
     app.event("app_mention")(ack=ack_now, lazy=[bot.on_mention])
     app.event("message")(ack=ack_now, lazy=[bot.on_message])
     app.command("/ask")(ack=ack_now, lazy=[bot.on_command])
@@ -77,23 +103,87 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
 
     # Without a signing secret, no HTTP request may verify (socket mode does not use it).
     secret = settings.slack_signing_secret.get_secret_value() or secrets.token_hex(32)
+    install_redaction(settings)
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log)
-    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log))
+    seen = SeenRequests(settings.data_dir / "slack_seen.sqlite")
+    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log), seen)
     return app
 
 
-def make_http_server(app: App, host: str, port: int) -> WSGIServer:
-    """A threaded WSGI server serving the app on ``http://host:port/slack/events`` (not started)."""
-    from socketserver import ThreadingMixIn
-    from wsgiref.simple_server import WSGIRequestHandler, WSGIServer, make_server
+MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller
+TIMESTAMP_RE = re.compile(r"\d{1,12}")
 
-    from slack_bolt.adapter.wsgi import SlackRequestHandler
 
-    class Server(ThreadingMixIn, WSGIServer):
-        daemon_threads = True
+def verified(headers: Any, body: bytes, secret: str) -> bool:
+    """Whether a request carries a numeric, fresh timestamp and a valid signature (checked before bolt sees it)."""
+    from slack_sdk.signature import SignatureVerifier
 
-    class QuietHandler(WSGIRequestHandler):
-        def log_message(self, format: str, *args: Any) -> None:
-            log.debug("%s " + format, self.address_string(), *args)
+    timestamp = headers.get("x-slack-request-timestamp") or ""
+    signature = headers.get("x-slack-signature") or ""
+    if not TIMESTAMP_RE.fullmatch(timestamp) or not signature:
+        return False
+    return SignatureVerifier(secret).is_valid(body, timestamp, signature)
 
-    return make_server(host, port, SlackRequestHandler(app, EVENTS_PATH), Server, QuietHandler)
+
+def make_asgi_app(app: App) -> Any:
+    """A Starlette app serving bolt on ``EVENTS_PATH``: unsigned or oversized requests are refused (401/413)
+    without logging their bodies; bolt's dispatch runs in a worker thread so that acks never wait on each other."""
+    from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
+    from starlette.applications import Starlette
+    from starlette.concurrency import run_in_threadpool
+    from starlette.requests import Request
+    from starlette.responses import JSONResponse, Response
+    from starlette.routing import Route
+
+    secret = app._signing_secret  # noqa: SLF001 - the secret bolt verifies with
+
+    async def events(request: Request) -> Response:
+        length = request.headers.get("content-length") or "0"
+        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
+            log.warning("refused a request of %s bytes from %s", length[:20], request.client and request.client.host)
+            return JSONResponse({"error": "request too large"}, status_code=413)
+        body = await request.body()
+        if not verified(request.headers, body, secret):
+            log.warning("refused an unsigned or stale request (%d bytes) from %s", len(body),
+                        request.client and request.client.host)
+            return JSONResponse({"error": "invalid request"}, status_code=401)
+        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        return to_starlette_response(bolt_response)
+
+    return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"])])
+
+
+class HttpServer:
+    """uvicorn serving the bot (a real listen backlog, HTTP/1.1 keep-alive, graceful SIGTERM)."""
+
+    def __init__(self, app: App, host: str, port: int, backlog: int = 2048) -> None:
+        import uvicorn
+
+        config = uvicorn.Config(make_asgi_app(app), host=host, port=port, backlog=backlog, log_level="warning",
+                                timeout_graceful_shutdown=10, lifespan="off")
+        self.server = uvicorn.Server(config)
+        # bound and listening now, as a socketserver would be: early requests wait in the backlog
+        self.socket = socket.create_server((host, port), backlog=backlog)
+        self.server_address = self.socket.getsockname()[:2]
+        self._done = threading.Event()
+
+    def serve_forever(self, poll_interval: float = 0.5) -> None:
+        """Serve until ``shutdown()`` (or SIGINT/SIGTERM when run in the main thread)."""
+        try:
+            self.server.run(sockets=[self.socket])
+        finally:
+            self._done.set()
+
+    def shutdown(self, timeout: float = 15.0) -> None:
+        """Stop serving and wait for the server to finish."""
+        self.server.should_exit = True
+        self._done.wait(timeout)
+
+    def server_close(self) -> None:
+        """Close the listening socket."""
+        self.socket.close()
+
+
+def make_http_server(app: App, host: str, port: int) -> HttpServer:
+    """The server for ``http://host:port/slack/events`` (not started: call ``serve_forever``)."""
+    return HttpServer(app, host, port)

@@ -38,7 +38,7 @@ def build_app(assistant: Assistant, settings: Settings | None = None) -> FastAPI
     return gr.mount_gradio_app(
         app, blocks, path="", auth=auth or None, auth_message="News assistant", theme=system_font_theme(),
         css=CSS, head=JS_HEAD, ssr_mode=False, footer_links=["api"], server_name=settings.host,
-        server_port=settings.port,
+        server_port=settings.port, max_file_size=int(settings.max_file_mb * 2**20),
     )
 
 
@@ -82,6 +82,7 @@ def serve(settings: Settings, demo: bool = True) -> None:
     print(f"Chat: http://{settings.host}:{settings.port}/   API: http://{settings.host}:{settings.port}/api/health",
           flush=True)
     try:
-        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning")
+        uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", backlog=2048,
+                    timeout_graceful_shutdown=10)
     finally:
         assistant.close()

@@ -5,6 +5,9 @@ from __future__ import annotations
 import base64
 import binascii
 import secrets
+import threading
+import time
+from collections.abc import Callable
 from typing import Any
 
 from fastapi import APIRouter, Depends, FastAPI, Request
@@ -15,7 +18,9 @@ from starlette.datastructures import UploadFile
 from ..types import Filters, Turn
 from .service import InputError, WebService, parse_filters, parse_history, unsupported
 
-MAX_UPLOAD_BYTES = 50 * 1024 * 1024
+MAX_ASK_BODY = 256 * 1024  # a question is shortened to ASSISTANT_MAX_QUESTION_CHARS anyway; history fits easily
+MAX_FILES_PER_UPLOAD = 20
+DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
 
 def error(status: int, message: str, **extra: Any) -> JSONResponse:
@@ -50,6 +55,63 @@ def basic_auth_checker(pairs: list[tuple[str, str]]) -> Any:
     return check
 
 
+class AuthThrottle:
+    """Wrong passwords per client address: after ``limit`` failures within ``window`` s, refuse it for a while."""
+
+    def __init__(self, limit: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
+        self.limit, self.window, self.clock = limit, window, clock
+        self._failures: dict[str, list[float]] = {}
+        self._lock = threading.Lock()
+
+    def wait(self, client: str) -> float:
+        """Seconds until this client may try again (0 when it may now)."""
+        now = self.clock()
+        with self._lock:
+            recent = [t for t in self._failures.get(client, []) if now - t < self.window]
+            self._failures[client] = recent
+            return self.window - (now - recent[-self.limit]) if len(recent) >= self.limit else 0.0
+
+    def failed(self, client: str) -> None:
+        """Record a failed login."""
+        with self._lock:
+            self._failures.setdefault(client, []).append(self.clock())
+
+
+def auth_guard(app: Any, check: Callable[[Request], str], throttle: AuthThrottle) -> Any:
+    """ASGI middleware: throttle clients that keep failing to log in, and put the OpenAPI docs behind the login."""
+
+    async def guard(scope: dict[str, Any], receive: Any, send: Any) -> None:
+        path = scope.get("path", "") if scope["type"] == "http" else ""
+        guarded = path.startswith("/api/") or path in DOCS_PATHS or path == "/login"
+        if not guarded:
+            await app(scope, receive, send)
+            return
+        client = (scope.get("client") or ("?", 0))[0]
+        wait = throttle.wait(client)
+        if wait > 0:
+            response = error(429, f"too many failed logins: try again in {wait:.0f} s")
+            response.headers["Retry-After"] = str(int(wait) + 1)
+            await response(scope, receive, send)
+            return
+        if path in DOCS_PATHS:
+            try:
+                check(Request(scope))
+            except AuthFailed:
+                throttle.failed(client)
+                await error(401, "authentication required: HTTP basic with a user:password")(scope, receive, send)
+                return
+
+        async def watch(message: dict[str, Any]) -> None:
+            if message["type"] == "http.response.start" and (
+                    message["status"] == 401 or (path == "/login" and message["status"] in (400, 401))):
+                throttle.failed(client)
+            await send(message)
+
+        await app(scope, receive, watch)
+
+    return guard
+
+
 def parse_ask_body(body: Any) -> tuple[str, list[Turn], Filters]:
     """Question, history and filters from the JSON body of /api/ask."""
     if not isinstance(body, dict):
@@ -65,10 +127,46 @@ def parse_ask_body(body: Any) -> tuple[str, list[Turn], Filters]:
     return question, history, filters
 
 
+def too_large(request: Request, limit: int) -> bool:
+    """Whether the request declares a body over ``limit`` bytes."""
+    try:
+        return int(request.headers.get("content-length") or 0) > limit
+    except ValueError:
+        return True
+
+
+async def upload_files(request: Request, max_file: int) -> list[UploadFile] | JSONResponse:
+    """The uploaded files of a multipart request, or the error response saying what is wrong with them."""
+    mb = max_file / 2**20
+    if too_large(request, max_file * 4):
+        return error(413, f"the upload is over {mb * 4:g} MB: send fewer or smaller files (each at most {mb:g} MB)")
+    try:
+        form = await request.form()
+    except Exception:  # noqa: BLE001 - not multipart, or malformed
+        return error(400, "send the files as multipart/form-data in the field 'files'")
+    files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
+    if not files:
+        return error(400, "no files: send one or more files in the multipart field 'files'")
+    if len(files) > MAX_FILES_PER_UPLOAD:
+        return error(400, f"{len(files)} files: send at most {MAX_FILES_PER_UPLOAD} per request")
+    names = [f.filename or "upload" for f in files]
+    bad = unsupported(names)
+    if bad:
+        return error(400, f"unsupported file type: {', '.join(bad)}; use .txt, .md, .html or .jsonl", files=bad)
+    too_big = [n for n, f in zip(names, files, strict=True) if (f.size or 0) > max_file]
+    if too_big:
+        return error(413, f"{', '.join(too_big)}: over the {mb:g} MB limit per file (ASSISTANT_MAX_FILE_MB); "
+                     "split it", files=too_big)
+    return files
+
+
 def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> None:
     """Register the /api routes (before Gradio is mounted at /, so that they take precedence)."""
     deps = [Depends(basic_auth_checker(auth))] if auth else []
     router = APIRouter(prefix="/api", dependencies=deps)
+    max_file = int(service.settings.max_file_mb * 2**20)
+    if auth:
+        app.add_middleware(auth_guard, check=basic_auth_checker(auth), throttle=AuthThrottle())
 
     @app.exception_handler(AuthFailed)
     async def auth_failed(request: Request, exc: AuthFailed) -> JSONResponse:
@@ -82,6 +180,8 @@ def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> N
     @router.post("/ask", response_model=None)
     async def ask(request: Request) -> JSONResponse | dict[str, Any]:
         """JSON ``{question, history?, filters?}`` → ``Answer.to_dict()``."""
+        if too_large(request, MAX_ASK_BODY):
+            return error(413, f"the body is over {MAX_ASK_BODY // 1024} KB: ask a shorter question")
         try:
             body = await request.json()
         except ValueError:
@@ -96,24 +196,13 @@ def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> N
     @router.post("/ingest", response_model=None)
     async def ingest(request: Request) -> JSONResponse | dict[str, Any]:
         """Multipart ``files`` (.txt, .md, .html, .jsonl; several at once) → per-file results."""
-        try:
-            form = await request.form()
-        except Exception:  # noqa: BLE001 - not multipart, or malformed
-            return error(400, "send the files as multipart/form-data in the field 'files'")
-        files = [f for f in form.getlist("files") if isinstance(f, UploadFile)]
-        if not files:
-            return error(400, "no files: send one or more files in the multipart field 'files'")
+        files = await upload_files(request, max_file)
+        if isinstance(files, JSONResponse):
+            return files
         names = [f.filename or "upload" for f in files]
-        bad = unsupported(names)
-        if bad:
-            return error(400, f"unsupported file type: {', '.join(bad)}; use .txt, .md, .html or .jsonl",
-                         files=bad)
         saved = []
         for name, upload in zip(names, files, strict=True):
-            data = await upload.read()
-            if len(data) > MAX_UPLOAD_BYTES:
-                return error(400, f"{name}: larger than {MAX_UPLOAD_BYTES // (1024 * 1024)} MB")
-            saved.append(await run_in_threadpool(service.save_upload, name, data))
+            saved.append(await run_in_threadpool(service.save_upload, name, await upload.read()))
         results = await run_in_threadpool(service.ingest, saved)
         out = [{"file": service.display_path(r.path), "status": r.status, "doc_id": r.doc_id, "title": r.title,
                 "chunks": r.chunks, "reason": r.reason} for r in results]
