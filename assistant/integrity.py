@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
+    from .keyword import FtsKeywordIndex
     from .pipeline import Assistant
     from .types import Article, Chunk
 
@@ -38,6 +39,7 @@ class ChromaIndex:
     name = "chroma"
 
     def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
         self.vectors = assistant.vectors
 
     def ids(self) -> set[str]:
@@ -49,33 +51,73 @@ class ChromaIndex:
         self.vectors.delete_ids(sorted(ids))
 
     def restore(self, articles: list[tuple[Article, list[Chunk]]]) -> None:
-        """Embed and store the articles' chunks again."""
+        """Embed and store the articles' chunks (and their sentences) again."""
         for article, chunks in articles:
-            self.vectors.add_many([(article, chunks)])
+            self.assistant._embed_and_index([(article, chunks)])
 
 
-class KeywordSnapshotIndex:
-    """The BM25 index, rebuilt from the article store whenever it changes (so it agrees by construction)."""
+class KeywordIndex:
+    """The FTS5 keyword index beside the articles (written in the article's own transaction)."""
 
     name = "keyword"
 
-    def __init__(self, assistant: Assistant) -> None:
-        self.retriever = assistant.retriever
+    def __init__(self, assistant: Assistant, fts: FtsKeywordIndex) -> None:
+        self.docstore = assistant.docstore
+        self.fts = fts
 
     def ids(self) -> set[str]:
-        """The chunk ids of the current keyword snapshot."""
-        return set(self.retriever.snapshot().position)
+        """The chunk ids with indexed terms."""
+        with self.docstore.read() as conn:
+            return {f"{d}:{i}" for d, i in conn.execute("SELECT doc_id, idx FROM chunk_terms")}
 
     def delete(self, ids: set[str]) -> None:
-        """Nothing to do: the next snapshot is rebuilt from the store."""
+        """Remove indexed rows by chunk id."""
+        pairs = [tuple(c.rsplit(":", 1)) for c in ids]
+        with self.docstore.write() as conn:
+            conn.executemany("DELETE FROM chunk_terms WHERE doc_id = ? AND idx = ?", [(d, int(i)) for d, i in pairs])
 
     def restore(self, articles: list[tuple[Article, list[Chunk]]]) -> None:
-        """Nothing to do: the next snapshot is rebuilt from the store."""
+        """Index the articles' chunks again."""
+        with self.docstore.write() as conn:
+            for article, chunks in articles:
+                self.fts.on_put(conn, article, chunks)
+
+
+class SentenceIndex:
+    """The stored sentence vectors (one entry per article; reported as the article's chunk ids)."""
+
+    name = "sentences"
+
+    def __init__(self, assistant: Assistant) -> None:
+        self.assistant = assistant
+
+    def ids(self) -> set[str]:
+        """Chunk ids of the articles whose sentences are stored (``doc:0`` for an article the store lacks)."""
+        by_doc: dict[str, list[str]] = defaultdict(list)
+        for chunk in self.assistant.docstore.all_chunks():
+            by_doc[chunk.doc_id].append(chunk.chunk_id)
+        return {c for d in self.assistant.sentences.doc_ids() for c in by_doc.get(d, [f"{d}:0"])}
+
+    def delete(self, ids: set[str]) -> None:
+        """Remove the articles' sentences."""
+        for doc_id in {c.rsplit(":", 1)[0] for c in ids}:
+            self.assistant.sentences.delete_doc(doc_id)
+
+    def restore(self, articles: list[tuple[Article, list[Chunk]]]) -> None:
+        """Embed and store the articles' sentences again."""
+        from .chunking import sentence_spans
+
+        for article, _ in articles:
+            self.assistant.sentences.sentence_vectors(article, sentence_spans(article.text))
 
 
 def indexes_of(assistant: Assistant) -> list[Index]:
     """The indexes checked against the article store."""
-    return [ChromaIndex(assistant), KeywordSnapshotIndex(assistant)]
+    from .keyword import FtsKeywordIndex
+
+    keyword = assistant.retriever.keyword  # an external keyword engine is checked by its own tools
+    fts = [KeywordIndex(assistant, keyword)] if isinstance(keyword, FtsKeywordIndex) else []
+    return [ChromaIndex(assistant), *fts, SentenceIndex(assistant)]
 
 
 @dataclass

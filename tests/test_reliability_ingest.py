@@ -155,14 +155,15 @@ def test_limits_refuse_with_a_message(tmp_path: Path, assistant: Assistant) -> N
 def test_chroma_writes_are_split_to_its_max_batch_size(fresh: Assistant, tmp_path: Path,
                                                        monkeypatch: pytest.MonkeyPatch) -> None:
     sizes: list[int] = []
-    original = fresh.vectors.lc.add_texts
+    collection = fresh.vectors.collection
+    original = collection.upsert
 
-    def spy(texts: list[str], **kwargs: Any) -> Any:
-        sizes.append(len(texts))
-        return original(texts, **kwargs)
+    def spy(ids: list[str], **kwargs: Any) -> Any:
+        sizes.append(len(ids))
+        return original(ids=ids, **kwargs)
 
     monkeypatch.setattr(fresh.vectors, "max_batch_size", lambda: 7)
-    monkeypatch.setattr(fresh.vectors.lc, "add_texts", spy)
+    monkeypatch.setattr(collection, "upsert", spy)
     (tmp_path / "long.txt").write_text(" ".join(f"Предложение номер {i} о важном." for i in range(900)),
                                        encoding="utf-8")
     result = fresh.ingest([tmp_path / "long.txt"]).results[0]
@@ -316,7 +317,7 @@ def test_sigkill_while_ingesting_then_ingest_again_leaves_stores_in_agreement(tm
     assert again.returncode == 0, again.stderr
     verdict = run_cli(["check"], data)
     assert verdict.returncode == 0, (seed, verdict.stdout)
-    assert verdict.stdout.count("agrees with the article store") == 2, (seed, verdict.stdout)
+    assert verdict.stdout.count("agrees with the article store") == 3, (seed, verdict.stdout)
     assert stored_articles(data) == 40, seed
     answer = run_cli(["ask", "--json", "Какие документы были подписаны во время визита?"], data)
     assert answer.returncode == 0 and json.loads(answer.stdout)["answered"], answer.stderr
