@@ -90,6 +90,11 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = Field("", description="Override Slack's Web API base URL (tests point it at a local server).")
     slack_port: int = Field(3000, description="Port of the Slack bot in HTTP mode.")
+    slack_command: str = Field(
+        "/ask", pattern=r"^/[a-z0-9_.-]{1,31}$",
+        description="The slash command's name, e.g. /news (python -m assistant.slackbot.manifest prints the "
+                    "app manifest with it).",
+    )
 
     @property
     def chroma_dir(self) -> Path:

@@ -59,7 +59,7 @@ def register(app: App, bot: SlackBot) -> None:
     app.use(dedupe_middleware(bot.seen))
     app.event("app_mention")(ack=ack_now, lazy=[bot.on_mention])
     app.event("message")(ack=ack_now, lazy=[bot.on_message])
-    app.command("/ask")(ack=ack_now, lazy=[bot.on_command])
+    app.command(bot.command)(ack=ack_now, lazy=[bot.on_command])
     app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(ack=ack_now, lazy=[bot.on_feedback])
     app.action(SHARE)(ack=ack_now, lazy=[bot.on_share])
 
@@ -78,7 +78,7 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
     # Without a signing secret, no HTTP request may verify (socket mode does not use it).
     secret = settings.slack_signing_secret.get_secret_value() or secrets.token_hex(32)
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log)
-    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log))
+    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log, settings.slack_command))
     return app
 
 
