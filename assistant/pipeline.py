@@ -15,10 +15,23 @@ from .chunking import SentenceSplitter, chunk_article
 from .conversation import carry_over, is_follow_up
 from .dates import filters_from_question
 from .loading import LoadError, load_paths
-from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Trace, Turn
+from .types import (
+    Answer,
+    Article,
+    Chunk,
+    DocInfo,
+    FileResult,
+    Filters,
+    IngestReport,
+    SourceRef,
+    Stats,
+    Trace,
+    Turn,
+)
 
 if TYPE_CHECKING:
     from .answering import ExtractiveAnswerer
+    from .dedup import StoryIndex
     from .embedding import Embedder
     from .generating import LLMWriter
     from .retrieving import HybridRetriever
@@ -35,6 +48,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
                  clock: Callable[[], date] = date.today) -> None:
         from .answering import ExtractiveAnswerer
+        from .dedup import StoryIndex
         from .embedding import make_embedder
         from .generating import make_writer
         from .retrieving import HybridRetriever
@@ -49,6 +63,7 @@ class Assistant:
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings)
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
+        self.stories: StoryIndex = StoryIndex(settings.stories_path, settings.dedup_threshold)  # duplicate stories
         self._write_lock = threading.Lock()
 
     # ---- ingestion -------------------------------------------------------------------------------------------
@@ -79,8 +94,12 @@ class Assistant:
             for done, article in enumerate(articles, start=1):
                 digest = self.content_hash(article)
                 stored = self.docstore.content_hash(article.doc_id)
-                if stored == digest:
-                    results.append(FileResult(article.path, "unchanged", article.doc_id, article.title))
+                if original := self.stories.claim(article):
+                    results.append(FileResult(article.path, "duplicate", article.doc_id, article.title,
+                                              reason=f"the same text as {original}: stored once"))
+                elif stored == digest:
+                    results.append(FileResult(article.path, "unchanged", article.doc_id, article.title,
+                                              reason=self._index_story(article, only_new=True)))
                 else:
                     pending.append((article, digest, chunk_article(article, self.splitter)))
                 if sum(len(c) for _, _, c in pending) >= EMBED_BATCH_CHUNKS or done == len(articles):
@@ -90,6 +109,7 @@ class Assistant:
                         progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
+            self.stories.end_batch()
         return results
 
     def content_hash(self, article: Article) -> str:
@@ -110,7 +130,7 @@ class Assistant:
         for article, digest, chunks in batch:
             self.docstore.put(article, digest, chunks)
             out.append(FileResult(article.path, "updated" if existed[article.doc_id] else "added",
-                                  article.doc_id, article.title, len(chunks)))
+                                  article.doc_id, article.title, len(chunks), self._index_story(article)))
         return out
 
     def _store_singly(self, article: Article, digest: str, chunks: list[Chunk], existed: bool,
@@ -121,7 +141,15 @@ class Assistant:
             return FileResult(article.path, "failed", article.doc_id, article.title,
                               reason=f"could not embed or store ({exc}); the stored version, if any, is kept")
         self.docstore.put(article, digest, chunks)
-        return FileResult(article.path, "updated" if existed else "added", article.doc_id, article.title, len(chunks))
+        return FileResult(article.path, "updated" if existed else "added", article.doc_id, article.title, len(chunks),
+                          self._index_story(article))
+
+    def _index_story(self, article: Article, only_new: bool = False) -> str:
+        """Index a stored article among the stories; a note when it is a near-duplicate of a stored one."""
+        if only_new and self.stories.has(article.doc_id):
+            return ""
+        match = self.stories.add(article)
+        return f"near-duplicate of {match.of} (similarity {match.similarity:.2f})" if match.kind == "near" else ""
 
     def prune(self, paths: Sequence[Path], seen: set[str]) -> list[FileResult]:
         """Remove articles loaded from under these paths whose files are gone."""
@@ -139,6 +167,7 @@ class Assistant:
         with self._write_lock:
             self.vectors.delete_doc(doc_id)
             self.docstore.delete(doc_id)
+            self.stories.remove(doc_id)
 
     # ---- questions -------------------------------------------------------------------------------------------
 
@@ -165,10 +194,26 @@ class Assistant:
         scored = self.answerer.score(search_query, qvec, hits, articles, snap.keyword.idf, snap.version)
         answer = self.answerer.answer(question, scored, articles, filters, search_query)
         answer.notes.extend(notes)
+        self._collapse_stories(answer)
         if self.writer is not None and answer.answered:
             self._generate(answer, articles, history)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
         return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking)
+
+    def _collapse_stories(self, answer: Answer) -> None:
+        """Quote a story carried by several sources once, listing every source and date under it."""
+        from .dedup import collapse, renumber_text, source_ref
+
+        if not answer.citations:
+            return
+        clusters = self.stories.cluster_of(c.doc_id for c in answer.citations)
+
+        def members(cluster: str) -> list[SourceRef]:
+            return [source_ref(a) for a in map(self.docstore.get, self.stories.members(cluster)) if a]
+
+        before = answer.citations
+        answer.citations = collapse(before, clusters, members)
+        answer.text = renumber_text(answer.text, before, answer.citations)
 
     def _search_query(self, question: str, history: list[Turn], notes: list[str]) -> str:
         """The query to search: follow-ups carry earlier turns (condensed by the LLM when one is configured)."""
@@ -222,3 +267,4 @@ class Assistant:
     def close(self) -> None:
         """Release the stores."""
         self.docstore.close()
+        self.stories.close()

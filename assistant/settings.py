@@ -44,6 +44,11 @@ class Settings(BaseSettings):
     bf16: str = Field("auto", description="bf16 autocast on CPU for sentence-transformers: auto, on, off.")
 
     # chunking
+    dedup_threshold: float = Field(
+        0.8, ge=0.05, le=1.0,
+        description="Near-duplicate stories: share of the shorter text's character shingles found in the longer (MinHash) "
+                    "at which two articles are one story, quoted once (see docs/dedup.md).",
+    )
     chunk_chars: int = Field(1000, ge=100, description="Target chunk size in characters.")
     chunk_overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between neighbouring chunks.")
 
@@ -105,6 +110,11 @@ class Settings(BaseSettings):
     def docstore_path(self) -> Path:
         """SQLite file holding the full article texts."""
         return self.data_dir / "articles.sqlite"
+
+    @property
+    def stories_path(self) -> Path:
+        """SQLite file holding near-duplicate story clusters (MinHash signatures)."""
+        return self.data_dir / "stories.sqlite"
 
     @property
     def feedback_path(self) -> Path:

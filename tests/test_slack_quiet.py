@@ -124,3 +124,16 @@ def test_slash_command_name_is_configurable(assistant: Assistant, tmp_path: Path
         fake_server.server_close()
     manifest = render_manifest("/news")
     assert "- command: /news" in manifest and "- command: /ask" not in manifest
+
+
+def test_syndicated_story_lists_its_other_sources() -> None:
+    from assistant.slackbot.blocks import answer_blocks
+    from assistant.types import Answer, Citation, SourceRef
+
+    also = (SourceRef("bbc", "Снег <b>", "2024-11-26", "Би-би-си", "https://bbc.example/a"),
+            SourceRef("tass", "Снегопад", None, "ТАСС"))
+    cit = Citation("ria", "Снегопад", "2024-11-26", "РИА Новости", "", "выпало сорок сантиметров", 0, 24, 0.9, 1, also)
+    blocks = answer_blocks(Answer("Сколько снега?", "Вот что говорится в источниках:", [cit]))
+    line = [b for b in blocks if b.get("block_id") == "cit-1-also"][0]["elements"][0]["text"]
+    assert line == ("Эта же история: <https://bbc.example/a|Снег &lt;b&gt; — 2024-11-26> · _Би-би-си_; "
+                    "Снегопад · _ТАСС_")
