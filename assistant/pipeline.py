@@ -16,10 +16,23 @@ from .chunking import SentenceSplitter, chunk_article
 from .conversation import carry_over, is_follow_up
 from .dates import filters_from_question
 from .loading import Limits, LoadError, file_key, load_paths
-from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Trace, Turn
+from .types import (
+    Answer,
+    Article,
+    Chunk,
+    DocInfo,
+    FileResult,
+    Filters,
+    IngestReport,
+    SourceRef,
+    Stats,
+    Trace,
+    Turn,
+)
 
 if TYPE_CHECKING:
     from .answering import ExtractiveAnswerer
+    from .dedup import StoryIndex
     from .embedding import Embedder
     from .generating import LLMWriter
     from .retrieving import HybridRetriever
@@ -38,6 +51,7 @@ class Assistant:
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
                  clock: Callable[[], date] = date.today) -> None:
         from .answering import ExtractiveAnswerer
+        from .dedup import StoryIndex
         from .embedding import make_embedder
         from .generating import make_writer
         from .retrieving import HybridRetriever
@@ -54,6 +68,7 @@ class Assistant:
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
+        self.stories: StoryIndex = StoryIndex(settings.stories_path, settings.dedup_threshold)  # duplicate stories
         self._write_lock = threading.Lock()
 
     # ---- ingestion -------------------------------------------------------------------------------------------
@@ -111,8 +126,12 @@ class Assistant:
                 clash = self._id_clash(article) if stored not in (None, digest) else ""
                 if clash:
                     results.append(FileResult(article.path, "failed", article.doc_id, article.title, reason=clash))
+                elif original := self.stories.claim(article):
+                    results.append(FileResult(article.path, "duplicate", article.doc_id, article.title,
+                                              reason=f"the same text as {original}: stored once"))
                 elif stored == digest:
-                    results.append(FileResult(article.path, "unchanged", article.doc_id, article.title))
+                    results.append(FileResult(article.path, "unchanged", article.doc_id, article.title,
+                                              reason=self._index_story(article, only_new=True)))
                 else:
                     pending.append((article, digest, chunk_article(article, self.splitter)))
                 if sum(len(c) for _, _, c in pending) >= EMBED_BATCH_CHUNKS or done == len(articles):
@@ -122,6 +141,7 @@ class Assistant:
                         progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
+            self.stories.end_batch()
             self._marker.unlink(missing_ok=True)
         return results
 
@@ -153,7 +173,7 @@ class Assistant:
         for article, digest, chunks in batch:
             self.docstore.put(article, digest, chunks)
             out.append(FileResult(article.path, "updated" if existed[article.doc_id] else "added",
-                                  article.doc_id, article.title, len(chunks), reason=article.note))
+                                  article.doc_id, article.title, len(chunks), self._notes(article)))
         return out
 
     def _store_singly(self, article: Article, digest: str, chunks: list[Chunk], existed: bool,
@@ -165,7 +185,18 @@ class Assistant:
                               reason=f"could not embed or store ({exc}); the stored version, if any, is kept")
         self.docstore.put(article, digest, chunks)
         return FileResult(article.path, "updated" if existed else "added", article.doc_id, article.title, len(chunks),
-                          reason=article.note)
+                          self._notes(article))
+
+    def _notes(self, article: Article) -> str:
+        """What the user should know of a stored article: a loading note, a near-duplicate story."""
+        return "; ".join(filter(None, [article.note, self._index_story(article)]))
+
+    def _index_story(self, article: Article, only_new: bool = False) -> str:
+        """Index a stored article among the stories; a note when it is a near-duplicate of a stored one."""
+        if only_new and self.stories.has(article.doc_id):
+            return ""
+        match = self.stories.add(article)
+        return f"near-duplicate of {match.of} (similarity {match.similarity:.2f})" if match.kind == "near" else ""
 
     def _embed_and_index(self, items: list[tuple[Article, list[Chunk]]]) -> None:
         """Embed each sentence once; store sentence vectors and chunk vectors (derived or embedded, by setting)."""
@@ -194,6 +225,7 @@ class Assistant:
             self.vectors.delete_doc(doc_id)
             self.sentences.delete_doc(doc_id)
             self.docstore.delete(doc_id)
+            self.stories.remove(doc_id)
             self._marker.unlink(missing_ok=True)
 
     # ---- questions -------------------------------------------------------------------------------------------
@@ -218,6 +250,7 @@ class Assistant:
         scored = self.answerer.score(search_query, qvec, hits, articles, snap.keyword.idf, snap.version)
         answer = self.answerer.answer(question, scored, articles, filters, search_query)
         answer.notes.extend(notes)
+        self._collapse_stories(answer)
         if self.writer is not None and answer.answered:
             self._generate(answer, articles, history)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
@@ -233,6 +266,21 @@ class Assistant:
             return question, []
         return question[:limit], [f"the question was shortened to its first {limit} characters "
                                   f"(it had {len(question)}; ASSISTANT_MAX_QUESTION_CHARS)"]
+
+    def _collapse_stories(self, answer: Answer) -> None:
+        """Quote a story carried by several sources once, listing every source and date under it."""
+        from .dedup import collapse, renumber_text, source_ref
+
+        if not answer.citations:
+            return
+        clusters = self.stories.cluster_of(c.doc_id for c in answer.citations)
+
+        def members(cluster: str) -> list[SourceRef]:
+            return [source_ref(a) for a in map(self.docstore.get, self.stories.members(cluster)) if a]
+
+        before = answer.citations
+        answer.citations = collapse(before, clusters, members)
+        answer.text = renumber_text(answer.text, before, answer.citations)
 
     def _search_query(self, question: str, history: list[Turn], notes: list[str]) -> str:
         """The query to search: follow-ups carry earlier turns (condensed by the LLM when one is configured)."""
@@ -287,3 +335,4 @@ class Assistant:
         """Release the stores."""
         self.sentences.close()
         self.docstore.close()
+        self.stories.close()

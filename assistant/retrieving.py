@@ -111,9 +111,9 @@ class LangChainRetriever(BaseRetriever):
     k: int = 8
 
     def _get_relevant_documents(
-        self, query: str, *, run_manager: CallbackManagerForRetrieverRun
+        self, query: str, *, run_manager: CallbackManagerForRetrieverRun, k: int | None = None
     ) -> list[Document]:
-        hits = self.hybrid.retrieve(query, self.embed_query(query), self.k)
+        hits = self.hybrid.retrieve(query, self.embed_query(query), k or self.k)  # invoke(q, k=1) overrides
         return [
             Document(page_content=h.chunk.text, id=h.chunk.chunk_id,
                      metadata={"doc_id": h.chunk.doc_id, "start": h.chunk.start, "end": h.chunk.end, "score": h.score})

@@ -59,6 +59,11 @@ class Settings(BaseSettings):
     )
 
     # chunking
+    dedup_threshold: float = Field(
+        0.8, ge=0.05, le=1.0,
+        description="Near-duplicate stories: share of the shorter text's character shingles found in the longer (MinHash) "
+                    "at which two articles are one story, quoted once (see docs/dedup.md).",
+    )
     chunk_chars: int = Field(1000, ge=100, description="Target chunk size in characters.")
     chunk_overlap_sentences: int = Field(1, ge=0, description="Sentences repeated between neighbouring chunks.")
 
@@ -109,6 +114,11 @@ class Settings(BaseSettings):
     )
     slack_api_url: str = Field("", description="Override Slack's Web API base URL (tests point it at a local server).")
     slack_port: int = Field(3000, description="Port of the Slack bot in HTTP mode.")
+    slack_command: str = Field(
+        "/ask", pattern=r"^/[a-z0-9_.-]{1,31}$",
+        description="The slash command's name, e.g. /news (python -m assistant.slackbot.manifest prints the "
+                    "app manifest with it).",
+    )
 
     @property
     def chroma_dir(self) -> Path:
@@ -124,6 +134,11 @@ class Settings(BaseSettings):
     def sentences_path(self) -> Path:
         """SQLite file holding the sentence vectors (quote candidates)."""
         return self.data_dir / "sentences.sqlite"
+
+    @property
+    def stories_path(self) -> Path:
+        """SQLite file holding near-duplicate story clusters (MinHash signatures)."""
+        return self.data_dir / "stories.sqlite"
 
     @property
     def feedback_path(self) -> Path:

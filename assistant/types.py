@@ -95,6 +95,17 @@ class Hit:
 
 
 @dataclass(frozen=True)
+class SourceRef:
+    """Another article carrying the same story as a citation (a near-duplicate): where else it was published."""
+
+    doc_id: str
+    title: str
+    date: str | None
+    source: str
+    url: str = ""
+
+
+@dataclass(frozen=True)
 class Citation:
     """A verbatim quote from a stored article, with where it stands and how well it matched."""
 
@@ -108,10 +119,19 @@ class Citation:
     end: int
     score: float
     n: int = 0  # the number shown to the user, 1-based
+    also: tuple[SourceRef, ...] = ()  # the same story from other sources (near-duplicates), listed under the quote
+
+    def citation_text(self) -> str:
+        """The ready-to-paste citation: «title — date — source — «quote» — url» (empty parts left out)."""
+        parts = [self.title, self.date or "", self.source, f"«{self.quote}»", self.url]
+        return " — ".join(p for p in parts if p)
 
     def to_dict(self) -> dict[str, Any]:
-        """JSON-friendly form."""
-        return asdict(self)
+        """JSON-friendly form, with the ready ``citation`` string."""
+        data = asdict(self)
+        data["also"] = [asdict(ref) for ref in self.also]
+        data["citation"] = self.citation_text()
+        return data
 
 
 @dataclass(frozen=True)
@@ -162,7 +182,7 @@ class Answer:
         }
 
 
-FileStatus = Literal["added", "updated", "unchanged", "failed", "removed"]
+FileStatus = Literal["added", "updated", "unchanged", "failed", "removed", "duplicate"]
 
 
 @dataclass(frozen=True)
@@ -195,7 +215,9 @@ class IngestReport:
     def summary(self) -> str:
         """One line: added / updated / unchanged / removed / failed."""
         keys: tuple[FileStatus, ...] = ("added", "updated", "unchanged", "removed", "failed")
-        return ", ".join(f"{k} {self.count(k)}" for k in keys)
+        line = ", ".join(f"{k} {self.count(k)}" for k in keys)
+        dups = self.count("duplicate")  # exact copies of stored articles, not stored again
+        return f"{line}, duplicate {dups}" if dups else line
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-friendly form."""

@@ -31,10 +31,11 @@ class Call:
 
 @dataclass
 class FakeSlack:
-    """Records calls; ``replies`` scripts conversations.replies per (channel, thread ts); ``failures`` scripts errors."""
+    """Records calls; ``replies``/``history`` script conversations.replies/.history; ``failures`` scripts errors."""
 
     calls: list[Call] = field(default_factory=list)
     replies: dict[tuple[str, str], list[dict[str, Any]]] = field(default_factory=dict)
+    history: dict[str, list[dict[str, Any]]] = field(default_factory=dict)  # conversations.history per channel
     failures: dict[str, str] = field(default_factory=dict)  # method -> Slack error code
     http_errors: dict[str, list[int]] = field(default_factory=dict)  # method -> HTTP statuses to answer first
     lock: threading.Lock = field(default_factory=threading.Lock)
@@ -80,6 +81,11 @@ class FakeSlack:
         if method == "conversations.replies":
             messages = self.replies.get((str(params.get("channel")), str(params.get("ts"))), [])
             return {"ok": True, "messages": messages, "has_more": False}
+        if method == "conversations.history":
+            latest, oldest = float(params.get("latest") or "inf"), float(params.get("oldest") or 0)
+            found = [m for m in self.history.get(str(params.get("channel")), [])
+                     if oldest <= float(m["ts"]) < latest]
+            return {"ok": True, "messages": sorted(found, key=lambda m: -float(m["ts"])), "has_more": False}
         if method == "views.open":
             return {"ok": True, "view": {"id": "V0001", **(params.get("view") or {})}}
         return {"ok": True}

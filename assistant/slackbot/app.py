@@ -85,7 +85,7 @@ def register(app: App, bot: SlackBot, seen: SeenRequests) -> None:
     app.use(dedupe_middleware(seen))
     app.event("app_mention")(ack=ack_now, lazy=[bot.on_mention])
     app.event("message")(ack=ack_now, lazy=[bot.on_message])
-    app.command("/ask")(ack=ack_now, lazy=[bot.on_command])
+    app.command(bot.command)(ack=ack_now, lazy=[bot.on_command])
     app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(ack=ack_now, lazy=[bot.on_feedback])
     app.action(SHARE)(ack=ack_now, lazy=[bot.on_share])
 
@@ -106,7 +106,7 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
     install_redaction(settings)
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log)
     seen = SeenRequests(settings.data_dir / "slack_seen.sqlite")
-    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log), seen)
+    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log, settings.slack_command), seen)
     return app
 
 

@@ -23,9 +23,11 @@ _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
 
 TEXTS = {
     "ru": {"filters": "Фильтры: {}", "no_filters": "Фильтры: нет, поиск по всему корпусу",
-           "searched": "Искали: «{}»", "no_answer": ":mag: {}", "question": "*Вопрос* от <@{}>: {}"},
+           "searched": "Искали: «{}»", "no_answer": ":mag: {}", "question": "*Вопрос* от <@{}>: {}",
+           "also": "Эта же история: {}"},
     "en": {"filters": "Filters: {}", "no_filters": "Filters: none, the whole corpus was searched",
-           "searched": "Searched for: “{}”", "no_answer": ":mag: {}", "question": "*Question* from <@{}>: {}"},
+           "searched": "Searched for: “{}”", "no_answer": ":mag: {}", "question": "*Question* from <@{}>: {}",
+           "also": "The same story: {}"},
 }
 
 
@@ -86,12 +88,27 @@ def citation_label(cit: Citation) -> str:
     return f"*[{cit.n}]* {linked}{source}"
 
 
-def citation_blocks(cit: Citation) -> list[Block]:
-    """A citation: its label, then the quote as a block quote (split across sections when long)."""
+def also_line(cit: Citation, lang: str = "ru") -> str:
+    """The other sources of a syndicated story: «title — date» (linked) · source, for each."""
+    items = []
+    for ref in cit.also:
+        label = escape(f"{ref.title} — {ref.date}" if ref.date else ref.title or ref.doc_id)
+        url = safe_url(ref.url)
+        items.append((f"<{url}|{label}>" if url else label) + (f" · _{escape(ref.source)}_" if ref.source else ""))
+    return texts(lang)["also"].format("; ".join(items))[:MAX_SECTION_CHARS] if items else ""
+
+
+def citation_blocks(cit: Citation, lang: str = "ru") -> list[Block]:
+    """A citation: its label, then the quote as a block quote (split across sections when long), then where
+    else the same story was published."""
     quote = "\n".join(f">{escape(line)}" for line in cit.quote.splitlines() or [""])
     pieces = split_text(f"{citation_label(cit)}\n{quote}", MAX_SECTION_CHARS - 1)
     pieces = [p if i == 0 or p.startswith(">") else ">" + p for i, p in enumerate(pieces)]
-    return [section(p, f"cit-{cit.n}-{i}") for i, p in enumerate(pieces)]
+    blocks = [section(p, f"cit-{cit.n}-{i}") for i, p in enumerate(pieces)]
+    if also := also_line(cit, lang):
+        blocks.append({"type": "context", "block_id": f"cit-{cit.n}-also",
+                       "elements": [{"type": "mrkdwn", "text": also, "verbatim": True}]})
+    return blocks
 
 
 def context_line(answer: Answer) -> Block:
@@ -132,7 +149,7 @@ def answer_blocks(answer: Answer, buttons: list[Block] | None = None, asker: str
     text = escape(answer.text) if answer.answered else texts(answer.lang)["no_answer"].format(escape(answer.text))
     blocks += [section(p, f"answer-{i}") for i, p in enumerate(split_text(text))]
     for cit in answer.citations:
-        blocks += citation_blocks(cit)
+        blocks += citation_blocks(cit, answer.lang)
     blocks.append(context_line(answer))
     if buttons:
         blocks.append({"type": "actions", "block_id": "answer-actions", "elements": buttons})

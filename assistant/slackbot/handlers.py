@@ -21,6 +21,7 @@ from .blocks import (
     share_button,
     split_messages,
 )
+from .intent import wants_answer
 from .refs import pack_answer, unpack_answer
 
 if TYPE_CHECKING:
@@ -32,6 +33,7 @@ if TYPE_CHECKING:
 Event = dict[str, Any]
 WORKING_REACTION = "eyes"
 MAX_HISTORY_TURNS = 12
+DM_HISTORY_SECONDS = 3600.0  # a DM's top-level messages this recent are the conversation a follow-up continues
 COMMENT_CALLBACK = "feedback_comment"
 USER_SUBTYPES = (None, "thread_broadcast", "file_share")  # everything else (edits, joins, bots...) is ignored
 
@@ -125,9 +127,11 @@ class SeenKeys:
 class SlackBot:
     """The bot's behaviour; bolt listeners call these methods (see ``app.register``)."""
 
-    def __init__(self, assistant: Assistant, feedback: FeedbackStore, logger: logging.Logger | None = None) -> None:
+    def __init__(self, assistant: Assistant, feedback: FeedbackStore, logger: logging.Logger | None = None,
+                 command: str = "/ask") -> None:
         self.assistant = assistant
         self.feedback = feedback
+        self.command = command  # the slash command's name (settings.slack_command)
         self.seen = SeenKeys()
         self.log = logger or logging.getLogger("assistant.slackbot")
 
@@ -140,18 +144,22 @@ class SlackBot:
         self.answer(client, event, context)
 
     def on_message(self, event: Event, client: WebClient, context: Any) -> None:
-        """A message: every DM is answered; in channels, only follow-ups in threads the bot has answered in."""
+        """A message: DMs that ask something; in channels, questions in threads the bot has answered in."""
         if event.get("bot_id") or event.get("subtype") not in USER_SUBTYPES or not event.get("user"):
             return
         if is_own(event, context.bot_user_id, context.bot_id):
             return
+        text = event.get("text", "")
         if event.get("channel_type") == "im":
-            self.answer(client, event, context)
+            if wants_answer(text, context.bot_user_id, direct=True):
+                self.answer(client, event, context)
             return
         thread_ts = event.get("thread_ts")
-        mentioned = context.bot_user_id and f"<@{context.bot_user_id}" in event.get("text", "")
+        mentioned = context.bot_user_id and f"<@{context.bot_user_id}" in text
         if not thread_ts or thread_ts == event.get("ts") or mentioned:
             return  # a new top-level message, or a mention (app_mention answers those)
+        if not wants_answer(text, context.bot_user_id, direct=False):
+            return  # «спасибо», «ок», a message to someone else: stay quiet
         try:
             messages = self.replies(client, event["channel"], thread_ts)
         except Exception:
@@ -165,12 +173,34 @@ class SlackBot:
         response = client.conversations_replies(channel=channel, ts=thread_ts, limit=200)
         return list(response.get("messages") or [])
 
+    def dm_history(self, client: WebClient, channel: str, ts: str) -> list[Event]:
+        """A DM's recent top-level messages before ``ts`` (conversations.history, the last hour, up to 20)."""
+        oldest = f"{float(ts) - DM_HISTORY_SECONDS:.6f}"
+        response = client.conversations_history(channel=channel, latest=ts, oldest=oldest, limit=20, inclusive=False)
+        return list(response.get("messages") or [])
+
+    def history_for(self, client: WebClient, event: Event, context: Any, messages: list[Event] | None) -> list[Turn]:
+        """The conversation a message continues: its thread, or a DM's recent top-level messages."""
+        channel, ts = event["channel"], event["ts"]
+        if event.get("thread_ts"):
+            thread = messages if messages is not None else self.replies(client, channel, event["thread_ts"])
+        elif event.get("channel_type") == "im":
+            try:
+                thread = self.dm_history(client, channel, ts)
+            except Exception as err:  # e.g. a missing im:history scope: answer without the history
+                self.log.warning("could not read the DM history of %s: %s", channel, err)
+                return []
+        else:
+            return []
+        return thread_history(thread, ts, context.bot_user_id, context.bot_id)
+
     def answer(self, client: WebClient, event: Event, context: Any, messages: list[Event] | None = None) -> None:
         """Answer a message in its thread, with the eyes reaction while working and an apology on errors."""
         channel, ts = event["channel"], event["ts"]
         if not self.seen.first_time(f"msg:{channel}:{ts}"):
             return
-        thread_ts = event.get("thread_ts") or ts
+        top_level_dm = event.get("channel_type") == "im" and not event.get("thread_ts")
+        thread_ts = None if top_level_dm else event.get("thread_ts") or ts  # DMs are answered at the top level
         question = plain_text(event.get("text", ""))
         lang = lang_of(question)
         self.react(client.reactions_add, channel, ts)
@@ -178,10 +208,7 @@ class SlackBot:
             if not question:
                 self.post_text(client, channel, thread_ts, say(lang, "help"))
                 return
-            history: list[Turn] = []
-            if event.get("thread_ts"):
-                thread = messages if messages is not None else self.replies(client, channel, thread_ts)
-                history = thread_history(thread, ts, context.bot_user_id, context.bot_id)
+            history = self.history_for(client, event, context, messages)
             self.post_answer(client, channel, thread_ts, self.assistant.ask(question, history))
         except Exception:
             self.log.exception("failed to answer message %s in %s", ts, channel)

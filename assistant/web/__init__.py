@@ -32,14 +32,23 @@ def build_app(assistant: Assistant, settings: Settings | None = None) -> FastAPI
     app = FastAPI(title="News assistant", description="Question answering over news articles with verbatim quotes.")
     app.state.service = service
     add_api(app, service, auth)
+    add_favicon(app)
     blocks = build_ui(service)
     blocks.queue(default_concurrency_limit=4)
     app.router.on_shutdown.append(service.close)
     return gr.mount_gradio_app(
-        app, blocks, path="", auth=auth or None, auth_message="News assistant", theme=system_font_theme(),
+        app, blocks, path="", auth=auth or None, auth_message="Новостной ассистент · News assistant", theme=system_font_theme(),
         css=CSS, head=JS_HEAD, ssr_mode=False, footer_links=["api"], server_name=settings.host,
         server_port=settings.port, max_file_size=int(settings.max_file_mb * 2**20),
     )
+
+
+def add_favicon(app: FastAPI) -> None:
+    """Serve the app's icon at /favicon.ico (Gradio's ``favicon_path`` only works when mounted at "/")."""
+    from fastapi.responses import FileResponse
+
+    icon = Path(__file__).resolve().parent / "favicon.png"
+    app.add_api_route("/favicon.ico", lambda: FileResponse(icon, media_type="image/png"), include_in_schema=False)
 
 
 def service_of(app: FastAPI) -> WebService:

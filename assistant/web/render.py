@@ -10,12 +10,13 @@ from typing import Any
 from ..types import Article, DocInfo, FileResult, Stats
 
 CONTEXT_CHARS = 360  # article text shown on each side of a quote, at most, inside its paragraph
+MAX_ARTICLE_CHARS = 200_000  # the reader panel shows an article up to this length (longer: cut after the quote)
 MD_SPECIAL = re.compile(r"([\\`*_\[\]#|~$])")
 
 TEXTS: dict[str, dict[str, str]] = {
     "ru": {
         "title": "Новостной ассистент",
-        "subtitle": "Ответы цитируют статьи дословно; номера [1], [2] ведут к источникам справа.",
+        "subtitle": "Ответы цитируют статьи дословно; номера [1], [2] ведут к источникам (справа или ниже).",
         "chat": "Чат",
         "question": "Вопрос",
         "placeholder": "Спросите о новостях в корпусе…",
@@ -23,8 +24,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "clear": "Очистить",
         "examples": "Примеры вопросов",
         "filters": "Фильтры",
-        "date_from": "С даты (ГГГГ-ММ-ДД)",
-        "date_to": "По дату (ГГГГ-ММ-ДД)",
+        "date_from": "С даты",
+        "date_to": "По дату",
+        "date_placeholder": "27.10.2025",
         "sources_filter": "Источник",
         "sources": "Источники",
         "no_sources": "Здесь появятся цитаты из статей с выделенным фрагментом.",
@@ -58,14 +60,35 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_unchanged": "без изменений",
         "status_failed": "ошибка",
         "status_removed": "удалён",
+        "status_duplicate": "дубликат",
         "no_files": "Выберите файлы для загрузки.",
-        "bad_date": "Дата должна быть в формате ГГГГ-ММ-ДД",
+        "bad_date": "«{value}» — не дата. Пишите 2025-10-27, 27.10.2025 или «27 октября 2025».",
+        "bad_range": "Начальная дата {lo} позже конечной {hi}.",
         "error": "Ошибка",
         "open": "открыть",
+        "open_article": "Открыть статью",
+        "original": "Оригинал",
+        "copy_citation": "Копировать цитату",
+        "copied": "Скопировано",
+        "close": "Закрыть",
+        "also": "Эта же история",
+        "type_question": "Введите вопрос.",
+        "search_corpus": "Поиск по заголовку, источнику или дате",
+        "search_placeholder": "например: Day.Az 2025-10",
+        "shown": "показано",
+        "of": "из",
+        "delete_pick": "Статья для удаления",
+        "delete": "Удалить…",
+        "confirm_delete": "Удалить «{title}» из корпуса? Это нельзя отменить.",
+        "confirm_yes": "Да, удалить",
+        "cancel": "Отмена",
+        "deleted": "Статья «{title}» удалена.",
+        "pick_first": "Сначала выберите статью.",
+        "tab_title": "Новостной ассистент",
     },
     "en": {
         "title": "News assistant",
-        "subtitle": "Answers quote the articles verbatim; the numbers [1], [2] lead to the sources on the right.",
+        "subtitle": "Answers quote the articles verbatim; the numbers [1], [2] lead to the sources (right or below).",
         "chat": "Chat",
         "question": "Question",
         "placeholder": "Ask about the news in the corpus…",
@@ -73,8 +96,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "clear": "Clear",
         "examples": "Example questions",
         "filters": "Filters",
-        "date_from": "From date (YYYY-MM-DD)",
-        "date_to": "To date (YYYY-MM-DD)",
+        "date_from": "From date",
+        "date_to": "To date",
+        "date_placeholder": "2025-10-27",
         "sources_filter": "Source",
         "sources": "Sources",
         "no_sources": "Quotes from the articles, with the passage highlighted, appear here.",
@@ -108,10 +132,31 @@ TEXTS: dict[str, dict[str, str]] = {
         "status_unchanged": "unchanged",
         "status_failed": "failed",
         "status_removed": "removed",
+        "status_duplicate": "duplicate",
         "no_files": "Choose files to upload.",
-        "bad_date": "Dates are YYYY-MM-DD",
+        "bad_date": "“{value}” is not a date. Write 2025-10-27, 27.10.2025 or Oct 27 2025.",
+        "bad_range": "The start date {lo} is after the end date {hi}.",
         "error": "Error",
         "open": "open",
+        "open_article": "Open article",
+        "original": "Original",
+        "copy_citation": "Copy citation",
+        "copied": "Copied",
+        "close": "Close",
+        "also": "The same story",
+        "type_question": "Type a question.",
+        "search_corpus": "Search by title, source or date",
+        "search_placeholder": "e.g. Day.Az 2025-10",
+        "shown": "shown",
+        "of": "of",
+        "delete_pick": "Article to delete",
+        "delete": "Delete…",
+        "confirm_delete": "Delete “{title}” from the corpus? This cannot be undone.",
+        "confirm_yes": "Yes, delete",
+        "cancel": "Cancel",
+        "deleted": "Deleted “{title}”.",
+        "pick_first": "Choose an article first.",
+        "tab_title": "News assistant",
     },
 }
 
@@ -162,8 +207,40 @@ def highlighted_passage(text: str, start: int, end: int) -> str:
     return f"{before}<mark>{esc(text[start:end])}</mark>{after}"
 
 
+def article_html(text: str, start: int, end: int) -> str:
+    """The whole article, escaped, with the quote in ``<mark class="na-hit">`` (for the reader panel)."""
+    text = text[:MAX_ARTICLE_CHARS] if end <= MAX_ARTICLE_CHARS else text
+    return f'{esc(text[:start])}<mark class="na-hit">{esc(text[start:end])}</mark>{esc(text[end:])}'
+
+
+def also_html(citation: dict[str, Any], lang: str) -> str:
+    """The other sources of a syndicated story: title — date · source (linked), for each."""
+    items = []
+    for ref in citation.get("also") or []:
+        label = esc(ref.get("source") or ref.get("title") or "")
+        url = safe_url(str(ref.get("url") or ""))
+        if url:
+            label = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{label}</a>'
+        items.append(f'<li>{label}, {esc(ref.get("date") or t(lang, "no_date"))} — {esc(ref.get("title") or "")}</li>')
+    return f'<div class="na-also">{esc(t(lang, "also"))}:<ul>{"".join(items)}</ul></div>' if items else ""
+
+
+def card_actions(citation: dict[str, Any], n: int, url: str, lang: str, readable: bool) -> str:
+    """The buttons under a source: open the whole article, copy the citation, the original."""
+    buttons = []
+    if readable:
+        buttons.append(f'<button type="button" class="na-open" data-n="{n}">{esc(t(lang, "open_article"))}</button>')
+    buttons.append(f'<button type="button" class="na-copy" data-citation="{esc(citation.get("citation") or "")}" '
+                   f'data-done="{esc(t(lang, "copied"))}">{esc(t(lang, "copy_citation"))}</button>')
+    if url:
+        buttons.append(f'<a class="na-original" href="{esc(url)}" target="_blank" rel="noopener noreferrer">'
+                       f'{esc(t(lang, "original"))} ↗</a>')
+    return f'<div class="na-actions">{"".join(buttons)}</div>'
+
+
 def source_card(citation: dict[str, Any], article: Article | None, lang: str, prefix: str = "src") -> str:
-    """One source: number, title, date, source (linked when there is a URL), the highlighted passage."""
+    """One source: number, title, date, source (linked when there is a URL), the highlighted passage, the other
+    sources of the same story, buttons, and (in a ``<template>``) the whole article for the reader panel."""
     n = int(citation.get("n") or 0)
     url = safe_url(str(citation.get("url") or ""))
     source = esc(citation.get("source") or "")
@@ -171,17 +248,21 @@ def source_card(citation: dict[str, Any], article: Article | None, lang: str, pr
         source = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{source or esc(t(lang, "open"))}</a>'
     date = esc(citation.get("date") or t(lang, "no_date"))
     start, end = int(citation.get("start", 0)), int(citation.get("end", 0))
-    if article is not None and article.text[start:end] == citation.get("quote"):
+    readable = article is not None and article.text[start:end] == citation.get("quote")
+    if article is not None and readable:
         passage = highlighted_passage(article.text, start, end)
+        whole = (f'<template class="na-article" data-close="{esc(t(lang, "close"))}">'
+                 f'{article_html(article.text, start, end)}</template>')
     else:  # the article changed or is gone: show the quote alone
-        passage = f"<mark>{esc(citation.get('quote', ''))}</mark>"
+        passage, whole = f"<mark>{esc(citation.get('quote', ''))}</mark>", ""
     return (
         f'<div class="na-source" id="{prefix}-{n}" data-n="{n}">'
         f'<div class="na-source-head"><span class="na-num">[{n}]</span> '
         f'<span class="na-title">{esc(citation.get("title") or "")}</span></div>'
         f'<div class="na-meta"><span class="na-date">{date}</span>'
         f'{" · " + source if source else ""}</div>'
-        f'<blockquote class="na-passage">{passage}</blockquote></div>'
+        f'<blockquote class="na-passage">{passage}</blockquote>{also_html(citation, lang)}'
+        f"{card_actions(citation, n, url, lang, readable)}{whole}</div>"
     )
 
 
@@ -201,10 +282,14 @@ def chat_lead(answer: dict[str, Any]) -> str:
     return md_esc(str(answer.get("answer", "")))
 
 
-def chat_quote_line(citation: dict[str, Any]) -> str:
-    """One cited quote for the chat: a clickable number leading to its source card, then the quote."""
+def chat_quote_line(citation: dict[str, Any], lang: str = "ru") -> str:
+    """One cited quote for the chat, in plain Markdown: a number linking to its source card, then the quote (and
+    the other sources of a syndicated story)."""
     n = int(citation.get("n") or 0)
-    return f'<a class="na-cite" href="#src-{n}" data-n="{n}">[{n}]</a> «{md_esc(citation.get("quote", ""))}»'
+    line = f"[\\[{n}\\]](#src-{n}) «{md_esc(citation.get('quote', ''))}»"
+    others = "; ".join(f"{ref.get('source') or ref.get('title')}, {ref.get('date') or t(lang, 'no_date')}"
+                       for ref in citation.get("also") or [])
+    return f"{line} _({md_esc(t(lang, 'also').lower())}: {md_esc(others)})_" if others else line
 
 
 def filters_line(description: str, lang: str) -> str:
@@ -217,15 +302,15 @@ def chat_markdown_steps(answer: dict[str, Any], description: str, lang: str) -> 
     parts = [chat_lead(answer)]
     steps = [parts[0]]
     for citation in answer.get("citations", []):
-        parts.append(chat_quote_line(citation))
+        parts.append(chat_quote_line(citation, lang))
         steps.append("\n\n".join(parts))
     parts.append(filters_line(description, lang))
     steps.append("\n\n".join(parts))
     return steps
 
 
-def corpus_html(stats: Stats, docs: Sequence[DocInfo], lang: str) -> str:
-    """Counts, then a table of the stored documents (newest first)."""
+def corpus_html(stats: Stats, docs: Sequence[DocInfo], lang: str, query: str = "") -> str:
+    """Counts, then a table of the stored documents (newest first; those matching the search when there is one)."""
     rows = []
     for doc in sorted(docs, key=lambda d: (d.date or "", d.title), reverse=True):
         title = esc(doc.title)
@@ -236,9 +321,11 @@ def corpus_html(stats: Stats, docs: Sequence[DocInfo], lang: str) -> str:
                     f"<td>{doc.chunks}</td></tr>")
     head = (f"<tr><th>{esc(t(lang, 'th_title'))}</th><th>{esc(t(lang, 'th_date'))}</th>"
             f"<th>{esc(t(lang, 'th_source'))}</th><th>{esc(t(lang, 'th_chunks'))}</th></tr>")
+    shown = (f' · <span class="na-shown" data-shown="{len(docs)}">{esc(t(lang, "shown"))} {len(docs)} '
+             f'{esc(t(lang, "of"))} {stats.documents}: «{esc(query)}»</span>') if query.strip() else ""
     counts = (f'<div class="na-counts"><b class="na-doc-count" data-count="{stats.documents}">{stats.documents}</b> '
               f"{esc(t(lang, 'documents'))} · <b>{stats.chunks}</b> {esc(t(lang, 'chunks'))} · "
-              f"{esc(t(lang, 'model'))}: {esc(stats.model)}</div>")
+              f"{esc(t(lang, 'model'))}: {esc(stats.model)}{shown}</div>")
     return (f'<div class="na-corpus">{counts}<div class="na-table-wrap"><table class="na-table">'
             f"<thead>{head}</thead><tbody>{''.join(rows)}</tbody></table></div></div>")
 
@@ -256,6 +343,10 @@ def ingest_html(results: Sequence[FileResult], lang: str, display: Callable[[str
 
 
 CSS = """
+.gradio-container { max-width: none !important; }
+#na-header { padding-top: 4px; }
+#na-header h2 { margin: 0 0 2px; }
+#na-header p { margin: 0; opacity: 0.8; }
 .na-sources { display: flex; flex-direction: column; gap: 10px; }
 .na-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
   background: var(--background-fill-secondary); scroll-margin-top: 12px; transition: box-shadow .3s; }
@@ -265,7 +356,14 @@ CSS = """
 .na-meta { font-size: 0.9em; opacity: 0.8; margin: 2px 0 6px; }
 .na-passage { margin: 0; padding-left: 10px; border-left: 3px solid var(--color-accent); white-space: pre-wrap;
   line-height: 1.45; }
-.na-passage mark { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
+.na-passage mark, .na-reader-body mark { background: #ffe066; color: #111; padding: 0 2px; border-radius: 2px; }
+.na-also { font-size: 0.88em; margin-top: 6px; opacity: 0.9; }
+.na-also ul { margin: 2px 0 0 18px; padding: 0; }
+.na-actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; align-items: center; }
+.na-actions button, .na-actions a { font-size: 0.85em; padding: 3px 10px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
+  color: var(--body-text-color); text-decoration: none; }
+.na-actions button:hover, .na-actions a:hover { border-color: var(--color-accent); }
 .na-empty { opacity: 0.75; font-style: italic; padding: 6px; }
 .na-table-wrap { max-height: 420px; overflow: auto; }
 .na-table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
@@ -273,23 +371,106 @@ CSS = """
   text-align: left; vertical-align: top; }
 .na-counts { margin-bottom: 6px; }
 .na-status-failed td { color: var(--error-text-color, #b91c1c); }
-a.na-cite { font-weight: 600; text-decoration: none; cursor: pointer; }
+.na-status-duplicate td { opacity: 0.8; }
+#na-date-note p, #na-delete-note p { margin: 2px 0; }
+#na-date-note .na-error { color: var(--error-text-color, #b91c1c); font-weight: 600; }
+#na-reader { position: fixed; inset: 0; z-index: 1000; background: rgba(0, 0, 0, 0.45); display: flex;
+  justify-content: flex-end; }
+#na-reader[hidden] { display: none; }
+.na-reader-box { background: var(--background-fill-primary, #fff); color: var(--body-text-color, #111);
+  width: min(760px, 100%); height: 100%; display: flex; flex-direction: column; box-shadow: -4px 0 24px #0004; }
+.na-reader-top { display: flex; gap: 8px; align-items: flex-start; justify-content: space-between;
+  padding: 14px 18px 8px; border-bottom: 1px solid var(--border-color-primary, #ddd); }
+.na-reader-top .na-meta { margin: 0; }
+.na-reader-close { font-size: 1.1em; padding: 2px 10px; border-radius: 6px; cursor: pointer;
+  border: 1px solid var(--border-color-primary, #ccc); background: transparent; color: inherit; }
+.na-reader-body { padding: 14px 18px 40px; overflow: auto; white-space: pre-wrap; line-height: 1.55; }
 """
 
-# Clicking a citation number in the chat scrolls to its source card and flashes it (no navigation).
+# Phone-width rules (Gradio scopes media queries of ``css`` to its content, not the page margins).
+# Clicking a citation number in the chat scrolls to its source card and flashes it (no navigation);
+# «Open article» shows the whole stored article in a side panel with the quote highlighted and scrolled into view;
+# «Copy citation» copies «title — date — source — «quote» — url».
 JS_HEAD = """
+<style>
+@media (max-width: 640px) {
+  .gradio-container .main.fillable { padding-left: 8px !important; padding-right: 8px !important; }
+  #na-header h2 { font-size: 1.3em; }
+}
+</style>
 <script>
-document.addEventListener('click', function (event) {
-  var link = event.target.closest && event.target.closest('a.na-cite, a[href^="#src-"]');
-  if (!link) return;
-  var n = link.getAttribute('data-n') || (link.getAttribute('href') || '').replace('#src-', '');
-  var card = document.getElementById('src-' + n);
-  event.preventDefault();
-  event.stopPropagation();
-  if (!card) return;
-  card.scrollIntoView({behavior: 'smooth', block: 'center'});
-  card.classList.add('na-flash');
-  setTimeout(function () { card.classList.remove('na-flash'); }, 1500);
-}, true);
+(function () {
+  function reader() {
+    var box = document.getElementById('na-reader');
+    if (box) return box;
+    box = document.createElement('div');
+    box.id = 'na-reader';
+    box.hidden = true;
+    box.setAttribute('role', 'dialog');
+    box.setAttribute('aria-modal', 'true');
+    box.innerHTML = '<div class="na-reader-box"><div class="na-reader-top"><div class="na-reader-head"></div>' +
+      '<button type="button" class="na-reader-close" aria-label="close">✕</button></div>' +
+      '<div class="na-reader-body"></div></div>';
+    box.addEventListener('click', function (e) { if (e.target === box) box.hidden = true; });
+    (document.querySelector('gradio-app') || document.body).appendChild(box);
+    return box;
+  }
+  function openArticle(card) {
+    var article = card.querySelector('.na-article');
+    if (!article) return;
+    var box = reader();
+    box.querySelector('.na-reader-head').innerHTML =
+      card.querySelector('.na-source-head').outerHTML + card.querySelector('.na-meta').outerHTML;
+    box.querySelector('.na-reader-close').title = article.getAttribute('data-close') || '';
+    box.querySelector('.na-reader-body').innerHTML = article.innerHTML;
+    box.hidden = false;
+    var hit = box.querySelector('.na-reader-body mark');
+    if (hit) hit.scrollIntoView({block: 'center'});
+  }
+  function copyText(text, done) {
+    function fallback() {
+      var area = document.createElement('textarea');
+      area.value = text;
+      document.body.appendChild(area);
+      area.select();
+      try { document.execCommand('copy'); } finally { area.remove(); }
+      done();
+    }
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(text).then(done, fallback);
+    } else { fallback(); }
+  }
+  document.addEventListener('keydown', function (e) {
+    var box = document.getElementById('na-reader');
+    if (e.key === 'Escape' && box) box.hidden = true;
+  });
+  document.addEventListener('click', function (event) {
+    var target = event.target;
+    if (!target.closest) return;
+    if (target.closest('.na-reader-close')) { reader().hidden = true; return; }
+    var open = target.closest('button.na-open');
+    if (open) { openArticle(open.closest('.na-source')); return; }
+    var copy = target.closest('button.na-copy');
+    if (copy) {
+      var label = copy.textContent;
+      copyText(copy.getAttribute('data-citation') || '', function () {
+        copy.textContent = '✓ ' + (copy.getAttribute('data-done') || 'Copied');
+        copy.classList.add('na-copied');
+        setTimeout(function () { copy.textContent = label; copy.classList.remove('na-copied'); }, 2000);
+      });
+      return;
+    }
+    var link = target.closest('a.na-cite, a[href^="#src-"]');
+    if (!link) return;
+    var n = link.getAttribute('data-n') || (link.getAttribute('href') || '').replace('#src-', '');
+    var card = document.getElementById('src-' + n);
+    event.preventDefault();
+    event.stopPropagation();
+    if (!card) return;
+    card.scrollIntoView({behavior: 'smooth', block: 'center'});
+    card.classList.add('na-flash');
+    setTimeout(function () { card.classList.remove('na-flash'); }, 1500);
+  }, true);
+})();
 </script>
 """

@@ -11,7 +11,8 @@ from typing import TYPE_CHECKING, Any
 
 from ..feedback import FeedbackStore
 from ..loading import SUPPORTED
-from ..types import Answer, FileResult, Filters, Turn
+from ..loading import parse_date as read_date
+from ..types import Answer, DocInfo, FileResult, Filters, Turn
 
 if TYPE_CHECKING:
     from ..pipeline import Assistant, Progress
@@ -23,15 +24,17 @@ class InputError(ValueError):
 
 
 def parse_date(value: object, name: str) -> date | None:
-    """An ISO ``YYYY-MM-DD`` date, or None when empty."""
+    """A date from ``2025-10-27``, ``27.10.2025`` or a written date («27 октября 2025», "Oct 27 2025"); None if empty."""
     if value is None or (isinstance(value, str) and not value.strip()):
         return None
     if not isinstance(value, str):
-        raise InputError(f"{name}: expected a date as YYYY-MM-DD, got {value!r}")
+        raise InputError(f"{name}: expected a date such as 2025-10-27 (YYYY-MM-DD), got {value!r}")
     try:
-        return date.fromisoformat(value.strip())
+        iso = read_date(value.strip(), name)
     except ValueError:
-        raise InputError(f"{name}: {value.strip()!r} is not a date; use YYYY-MM-DD, e.g. 2025-10-27") from None
+        raise InputError(f"{name}: {value.strip()!r} is not a date; use YYYY-MM-DD (2025-10-27), 27.10.2025 "
+                         "or a written date (27 октября 2025, Oct 27 2025)") from None
+    return date.fromisoformat(iso) if iso else None
 
 
 def parse_filters(date_from: object = None, date_to: object = None, sources: object = None) -> Filters:
@@ -114,6 +117,21 @@ class WebService:
         """Status, counts and model."""
         stats = self.assistant.stats()
         return {"status": "ok", "documents": stats.documents, "chunks": stats.chunks, "model": stats.model}
+
+    def find_docs(self, query: str = "", limit: int = 500) -> list[DocInfo]:
+        """Stored articles whose title, source, date or id contain every word of the query (newest first)."""
+        words = (query or "").lower().split()
+        docs = sorted(self.assistant.list_docs(), key=lambda d: (d.date or "", d.title), reverse=True)
+        hits = [d for d in docs if all(w in f"{d.title} {d.source} {d.date or ''} {d.doc_id}".lower() for w in words)]
+        return hits[:limit]
+
+    def delete(self, doc_id: str) -> DocInfo:
+        """Delete a stored article (``Assistant.delete``); raises InputError when there is no such article."""
+        found = [d for d in self.assistant.list_docs() if d.doc_id == doc_id]
+        if not found:
+            raise InputError(f"doc_id: no stored article {doc_id!r}")
+        self.assistant.delete(doc_id)
+        return found[0]
 
     def source_names(self) -> list[str]:
         """The source names of stored articles, for the filter."""

@@ -28,8 +28,8 @@ from .synth import synthesize
 if TYPE_CHECKING:
     from ...pipeline import Assistant
 
-L2_GRID = (0.03, 0.1, 0.3)
-SYNTH_WEIGHTS = (0.0, 0.01, 0.05)  # weight of one synthetic question against one dev-tune question
+L2_GRID = (0.1, 0.3)
+SYNTH_WEIGHTS = (0.0, 0.02)  # weight of one synthetic question against one dev-tune question
 MAX_DECLINED = 0.04  # answerable questions of the dev set a threshold may decline
 
 
