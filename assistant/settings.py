@@ -72,7 +72,7 @@ class Settings(BaseSettings):
     max_citations: int = Field(3, ge=1, description="Quotes shown in an answer at most.")
     max_quote_chars: int = Field(400, ge=60, description="A quote's length at most (one long sentence may exceed).")
     answer_ranker: str = Field(
-        "formula", description="Answer ranker: linear (bundled weights), linear:<weights.json>, or formula "
+        "linear", description="Answer ranker: linear (bundled weights), linear:<weights.json>, or formula "
         "(dense similarity plus weighted term overlap).",
     )
     min_relevance: float | None = Field(

@@ -1,4 +1,4 @@
-"""Fitting the linear ranker (listwise softmax over each question's candidates) and its decline thresholds."""
+"""Fitting the linear ranker (logistic regression over the candidates) and its decline thresholds."""
 
 from __future__ import annotations
 
@@ -17,10 +17,11 @@ class Fitted:
     mean: np.ndarray
     scale: np.ndarray
     coef: np.ndarray
+    intercept: float = 0.0
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        """Scores of candidate rows."""
-        return np.asarray(((x - self.mean) / self.scale) @ self.coef)
+        """Scores (logits) of candidate rows."""
+        return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
 
 
 def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
@@ -30,34 +31,21 @@ def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
     return rows.mean(axis=0), np.where(scale > 1e-6, scale, 1.0)
 
 
-def listwise_loss(coef: np.ndarray, xs: list[np.ndarray], ys: list[np.ndarray], ws: list[float],
-                  l2: float) -> tuple[float, np.ndarray]:
-    """Weighted mean of −log P(a positive is ranked first) under a softmax of scores, plus L2; and its gradient."""
-    loss, grad = 0.0, np.zeros_like(coef)
-    for x, y, w in zip(xs, ys, ws, strict=True):
-        s = x @ coef
-        p = np.exp(s - s.max())
-        p /= p.sum()
-        pos = p * y
-        mass = pos.sum()
-        loss -= w * np.log(mass + 1e-12)
-        grad -= w * (x.T @ (pos / (mass + 1e-12) - p))
-    n = max(1e-9, sum(ws))
-    return loss / n + l2 * float(coef @ coef), grad / n + 2 * l2 * coef
+def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | None = None) -> Fitted:
+    """Logistic regression of "this candidate holds the answer" over every candidate of every group.
 
-
-def fit(groups: Sequence[Group], l2: float, weights: Sequence[float] | None = None) -> Fitted:
-    """Coefficients minimising the listwise loss over groups that have at least one positive candidate."""
-    from scipy.optimize import minimize
+    ``strength`` is the L2 penalty's inverse (scikit-learn's C). Pointwise beat a listwise softmax objective on the
+    dev set by about 0.1 (docs/answer_ranker.md): it pushes every answering window up, not only the easiest one.
+    """
+    from sklearn.linear_model import LogisticRegression
 
     mean, scale = standardiser(groups)
-    use = [(g, w) for g, w in zip(groups, weights or [1.0] * len(groups), strict=True) if g.labels.any()]
-    xs = [(g.features - mean) / scale for g, _ in use]
-    ys = [g.labels for g, _ in use]
-    result = minimize(listwise_loss, np.zeros(len(mean)), args=(xs, ys, [w for _, w in use], l2), jac=True,
-                      method="L-BFGS-B",
-                      options={"maxiter": 500})
-    return Fitted(mean, scale, result.x)
+    ws = list(weights or [1.0] * len(groups))
+    x = np.vstack([(g.features - mean) / scale for g in groups])
+    y = np.concatenate([g.labels for g in groups])
+    w = np.concatenate([np.full(len(g.labels), wt) for g, wt in zip(groups, ws, strict=True)])
+    model = LogisticRegression(C=strength, max_iter=5000).fit(x, y, sample_weight=w)
+    return Fitted(mean, scale, model.coef_[0], float(model.intercept_[0]))
 
 
 def top1(fitted: Fitted, groups: Sequence[Group]) -> float:

@@ -28,8 +28,7 @@ from .synth import synthesize
 if TYPE_CHECKING:
     from ...pipeline import Assistant
 
-L2_GRID = (0.1, 0.3)
-SYNTH_WEIGHTS = (0.0, 0.02)  # weight of one synthetic question against one dev-tune question
+C_GRID = (0.1, 0.3, 1.0, 3.0)  # inverse L2 strengths compared by cross-validation
 MAX_DECLINED = 0.04  # answerable questions of the dev set a threshold may decline
 
 
@@ -50,8 +49,9 @@ def open_assistant(shared: Path, data_dir: Path) -> Assistant:
     return assistant
 
 
-def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None) -> tuple[list[Group], list[Group]]:
-    """Synthetic groups (articles outside the dev set) and dev groups, cached on disk when asked."""
+def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None,
+           synthetic: bool) -> tuple[list[Group], list[Group]]:
+    """Synthetic groups (articles outside the dev set; only when asked for) and dev groups, cached when asked."""
     if cache is not None and cache.is_file():
         return pickle.loads(cache.read_bytes())  # our own cache file, written below
     from ...evalrun import resolve_doc_ids
@@ -59,7 +59,7 @@ def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None) ->
     dev = load_jsonl(shared / "eval-data/news-qa-dev/news-qa-dev.jsonl").questions
     exclude = frozenset(q.doc_id for q in dev if q.doc_id)
     nerel = shared / "eval-data/nerel-wikinews"
-    synth = synthesize(nerel / "train", nerel / "annotations/train", seed, exclude=exclude)
+    synth = synthesize(nerel / "train", nerel / "annotations/train", seed, exclude=exclude) if synthetic else []
     resolve_doc_ids(dev, assistant)
     started = time.time()
     groups_synth = collect(assistant, synth, lambda i: print(f"\rsynthetic {i}/{len(synth)}", end="", file=sys.stderr))
@@ -70,26 +70,27 @@ def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None) ->
     return groups_synth, groups_dev
 
 
-def cv_top1(tune: list[Group], synth: list[Group], l2: float, synth_weight: float, folds: int = 4) -> float:
+def cv_top1(tune: list[Group], synth: list[Group], c: float, synth_weight: float, folds: int = 4) -> float:
     """Top-1 of out-of-fold predictions on the dev-tune questions (synthetic ones always in training)."""
     hits = 0
     extra = synth if synth_weight > 0 else []
     for fold in range(folds):
         train = [g for i, g in enumerate(tune) if i % folds != fold]
-        fitted = fit(extra + train, l2, [synth_weight] * len(extra) + [1.0] * len(train))
+        fitted = fit(extra + train, c, [synth_weight] * len(extra) + [1.0] * len(train))
         hits += sum(bool(g.labels[int(np.argmax(fitted.scores(g.features)))])
                     for i, g in enumerate(tune) if i % folds == fold and len(g.labels))
     return hits / max(1, len(tune))
 
 
-def choose(synth: list[Group], dev: list[Group]) -> tuple[Fitted, dict[str, float], dict[str, float]]:
-    """L2 strength and synthetic-question weight by cross-validation on dev-tune; then fit on all of it."""
+def choose(synth: list[Group], dev: list[Group],
+           synth_weights: Sequence[float]) -> tuple[Fitted, dict[str, float], dict[str, float]]:
+    """Regularisation and synthetic-question weight by cross-validation on dev-tune; then fit on all of it."""
     tune = [g for g in dev if g.answerable and tune_split(g.qid)]
-    grid = {(l2, sw): cv_top1(tune, synth, l2, sw) for l2 in L2_GRID for sw in SYNTH_WEIGHTS}
-    l2, sw = max(grid, key=lambda k: (grid[k], k[0], -k[1]))
+    grid = {(c, sw): cv_top1(tune, synth, c, sw) for c in C_GRID for sw in synth_weights}
+    c, sw = max(grid, key=lambda k: (grid[k], -k[0], -k[1]))
     extra = synth if sw > 0 else []
-    fitted = fit(extra + tune, l2, [sw] * len(extra) + [1.0] * len(tune))
-    return fitted, {"l2": l2, "synthetic_weight": sw}, {f"l2={k[0]} synth={k[1]}": round(v, 4) for k, v in grid.items()}
+    fitted = fit(extra + tune, c, [sw] * len(extra) + [1.0] * len(tune))
+    return fitted, {"C": c, "synthetic_weight": sw}, {f"C={k[0]} synth={k[1]}": round(v, 4) for k, v in grid.items()}
 
 
 def thresholds(fitted: Fitted, dev: Sequence[Group]) -> dict[str, float]:
@@ -132,17 +133,21 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--data-dir", type=Path, default=Path("data/train-nerel"))
     parser.add_argument("--cache", type=Path, default=None, help="Reuse/keep collected candidate features here.")
     parser.add_argument("--seed", type=int, default=13)
+    parser.add_argument("--synthetic-weights", default="0",
+                        help="Comma-separated weights of NEREL synthetic questions to compare by cross-validation "
+                             "(e.g. 0,0.02); 0 alone skips generating them (they did not help: docs/answer_ranker.md).")
     parser.add_argument("--out", type=Path, default=Path("assistant/answering/weights/linear-v1.json"))
     args = parser.parse_args(argv)
     if not (args.shared / "eval-data/nerel-wikinews/annotations/train").is_dir():
         raise SystemExit(f"{args.shared}: ../shared with eval-data/nerel-wikinews is needed to train; not found")
     np.random.seed(args.seed)
     assistant = open_assistant(args.shared, args.data_dir)
-    synth, dev = gather(assistant, args.shared, args.seed, args.cache)
-    fitted, chosen, grid = choose(synth, dev)
+    weights = [float(w) for w in args.synthetic_weights.split(",")]
+    synth, dev = gather(assistant, args.shared, args.seed, args.cache, any(w > 0 for w in weights))
+    fitted, chosen, grid = choose(synth, dev, weights)
     payload = {
         "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
-        "coef": fitted.coef.tolist(), "intercept": 0.0, "margin": 2.0, "thresholds": thresholds(fitted, dev),
+        "coef": fitted.coef.tolist(), "intercept": fitted.intercept, "margin": 2.0, "thresholds": thresholds(fitted, dev),
         "embedder_model_id": assistant.embedder.model_id,
         "trained": {"commit": git_commit(), "seed": args.seed, **chosen, "cv_dev_tune_top1": grid,
                     "synthetic_questions": len(synth), "dev_questions": len(dev),
