@@ -90,7 +90,7 @@ class Assistant:
         results: list[FileResult] = []
         pending: list[tuple[Article, str, list[Chunk]]] = []
         articles = list(articles)
-        with self._write_lock:
+        with self._write_lock, self.stories.batch():  # exact copies inside this batch are caught too
             for done, article in enumerate(articles, start=1):
                 digest = self.content_hash(article)
                 stored = self.docstore.content_hash(article.doc_id)
@@ -109,7 +109,6 @@ class Assistant:
                         progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
-            self.stories.end_batch()
         return results
 
     def content_hash(self, article: Article) -> str:
