@@ -187,6 +187,9 @@ def test_phone_width_screenshot(browser: Any, chat_url: str) -> None:
         page.locator("#na-chat").scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         page.screenshot(path=str(DOCS / "screenshot-phone.png"))
+        page.locator("#src-1").scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(DOCS / "screenshot-phone-sources.png"))
     finally:
         page.context.close()
 
