@@ -13,7 +13,8 @@ import re
 import sqlite3
 import threading
 import unicodedata
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import TYPE_CHECKING
@@ -183,6 +184,14 @@ class StoryIndex:
         """Forget the claims of an ingest batch (what was stored is in the table now)."""
         with self._lock:
             self._claimed.clear()
+
+    @contextmanager
+    def batch(self) -> Iterator[None]:
+        """An ingest batch: its claims are forgotten when it ends, however it ends."""
+        try:
+            yield
+        finally:
+            self.end_batch()
 
     def has(self, doc_id: str) -> bool:
         """Whether the article is indexed."""

@@ -117,7 +117,7 @@ class Assistant:
         pending: list[tuple[Article, str, list[Chunk]]] = []
         articles = list(articles)
         self.recover()
-        with self._write_lock:
+        with self._write_lock, self.stories.batch():  # exact copies inside this batch are caught too
             self._marker.parent.mkdir(parents=True, exist_ok=True)
             self._marker.touch()
             for done, article in enumerate(articles, start=1):
@@ -141,7 +141,6 @@ class Assistant:
                         progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
-            self.stories.end_batch()
             self._marker.unlink(missing_ok=True)
         return results
 

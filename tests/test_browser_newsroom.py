@@ -187,5 +187,28 @@ def test_phone_width_screenshot(browser: Any, chat_url: str) -> None:
         page.locator("#na-chat").scroll_into_view_if_needed()
         page.wait_for_timeout(500)
         page.screenshot(path=str(DOCS / "screenshot-phone.png"))
+        page.locator("#src-1").scroll_into_view_if_needed()
+        page.wait_for_timeout(300)
+        page.screenshot(path=str(DOCS / "screenshot-phone-sources.png"))
+    finally:
+        page.context.close()
+
+
+def test_english_interface_names_everything_in_english(browser: Any, chat_url: str) -> None:
+    page = new_page(browser, locale="en-US")
+    try:
+        open_chat(page, chat_url)
+        page.wait_for_selector("#na-header :text('News assistant')")
+        page.wait_for_function("document.title === 'News assistant'")
+        assert page.get_by_role("tab", name="Corpus").count() == 1 and page.get_by_role("tab", name="Chat").count() == 1
+        page.locator("#na-filters").get_by_text("Filters").click()
+        page.locator("#na-date-from textarea, #na-date-from input").first.fill("someday")
+        page.fill("#na-question textarea", "Which documents were signed during the visit?")
+        page.click("#na-send")
+        page.wait_for_selector("#na-date-note .na-error")
+        assert "“someday” is not a date" in page.locator("#na-date-note").inner_text()
+        page.locator("#na-lang").get_by_text("ru", exact=True).click()
+        page.wait_for_function("document.title === 'Новостной ассистент'")
+        page.wait_for_selector("role=tab[name='Корпус']")
     finally:
         page.context.close()

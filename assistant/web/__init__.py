@@ -63,13 +63,20 @@ def ingest_demo_corpus(assistant: Assistant, corpus: Path) -> None:
     if not corpus.is_dir():
         print(f"demo corpus {corpus} not found: starting with an empty store", file=sys.stderr)
         return
+    from tqdm import tqdm
+
     print(f"The store is empty: ingesting the demo corpus from {corpus} …", flush=True)
+    bar = tqdm(desc="  articles", unit="article", file=sys.stdout, dynamic_ncols=True)
 
     def progress(what: str, done: int, total: int) -> None:
-        if what == "articles" and (done == total or done % 10 == 0):
-            print(f"  {done}/{total} {what}", flush=True)
+        if what == "articles":
+            bar.total = total
+            bar.update(done - bar.n)
 
-    report = assistant.ingest([corpus], progress=progress)
+    try:
+        report = assistant.ingest([corpus], progress=progress)
+    finally:
+        bar.close()
     print(f"demo corpus: {report.summary()}", flush=True)
     for failed in report.failed:
         print(f"  failed {failed.path}: {failed.reason}", file=sys.stderr)
