@@ -76,8 +76,7 @@ def lynch_features(question: str) -> tuple[list[str], Features]:
     sents = article_sentences(LYNCH)
     cands = windows(sents, list(range(len(sents.spans))), 400)
     sims = np.linspace(0.9, 0.8, len(sents.spans)).astype(np.float32)
-    feats = featurize(make_question(question, idf), cands, {"lynch": sents}, {"lynch": Sims(sims, sims, sims)},
-                      {"lynch": 0})
+    feats = featurize(make_question(question, idf), cands, {"lynch": sents}, {"lynch": Sims(sims, sims, sims)})
     return [c.text for c in cands], feats
 
 

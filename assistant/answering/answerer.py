@@ -13,7 +13,7 @@ from ..types import Answer, Article, Filters, Hit
 from .analysis import detect_lang, text_info
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
 from .citing import LEAD, NO_ANSWER, cite, select
-from .features import Features, Question, Sims, featurize, focus_text, make_question
+from .features import Features, Question, Sims, featurize, focus_text, make_question, relevance
 from .rankers import AnswerRanker, make_ranker
 from .vectors import EmbeddedSentenceVectors, SentenceVectorSource
 
@@ -30,6 +30,7 @@ class Scored:
     doc_ranking: list[str]
     pair: str = "ru-ru"
     features: Features | None = None
+    best_relevance: float = 0.0  # the most relevant candidate's relevance: what declining is decided on
 
 
 class ExtractiveAnswerer:
@@ -70,45 +71,45 @@ class ExtractiveAnswerer:
             return Scored([], list(by_doc))
         question = make_question(query, idf)
         question, sims = self.similarities(question, query_vector, sents)
-        feats = featurize(question, cands, sents, sims, {d: i for i, d in enumerate(by_doc)})
+        feats = featurize(question, cands, sents, sims)
         scores = self.ranker.score(question, cands, feats)
         order = np.argsort(-scores, kind="stable")
-        dense, lex = feats.column("dense"), feats.column("lex")
-        ranked = [replace(cands[i], dense=float(dense[i]), lexical=float(lex[i]), relevance=float(scores[i]),
+        dense, lex, rel = feats.column("dense"), feats.column("lex"), relevance(feats)
+        ranked = [replace(cands[i], dense=float(dense[i]), lexical=float(lex[i]), relevance=float(rel[i]),
                           score=float(scores[i])) for i in order]
         feats = Features(feats.names, feats.matrix[order])
         ranking = list(dict.fromkeys([c.doc_id for c in ranked] + list(by_doc)))
         pair = f"{detect_lang(query)}-{detect_lang(articles[ranked[0].doc_id].text[:400])}"
-        return Scored(ranked, ranking, pair, feats)
+        return Scored(ranked, ranking, pair, feats, float(rel.max()))
 
     def similarities(self, question: Question, query_vector: np.ndarray,
                      sents: dict[str, ArticleSentences]) -> tuple[Question, dict[str, Sims]]:
         """Each article's sentences against the question, the question's focus, and the article's headline."""
         top = next(iter(sents.values()))
-        topic = text_info(top.text(0)) if top.spans else question.info
+        topic = text_info(top.article.title or (top.text(0) if top.spans else ""))
         focus = focus_text(question.text, topic)
         question = replace(question, focus=question.info.lemmas - topic.lemmas)
         focus_vector = query_vector if focus == question.text else self.embedder.embed_query(focus)
         out = {}
         for doc_id, s in sents.items():
             vecs = np.asarray(s.vectors, dtype=np.float32)
-            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, vecs @ vecs[0] if len(vecs) else vecs[:, 0])
+            heading = vecs @ vecs[0] if len(vecs) and s.headline[0] else np.zeros(len(vecs), dtype=np.float32)
+            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading)  # no headline line: no restating
         return question, out
 
-    def relevant(self, best: Candidate, pair: str = "ru-ru") -> bool:
-        """Whether the best candidate is good enough to be quoted as an answer."""
-        return best.relevance >= self.ranker.threshold(pair)
+    def relevant(self, scored: Scored) -> bool:
+        """Whether anything retrieved is close enough to the question to be quoted (per language pair)."""
+        return bool(scored.candidates) and scored.best_relevance >= self.ranker.threshold(scored.pair)
 
     def answer(self, question: str, scored: Scored, articles: dict[str, Article], filters: Filters,
                search_query: str) -> Answer:
         """An ``Answer`` quoting the best spans ([1] = best), or the no-answer reply."""
         lang = detect_lang(question)
         cands = scored.candidates
-        threshold = self.ranker.threshold(scored.pair)
-        if not cands or cands[0].relevance < threshold:
+        if not self.relevant(scored):
             text, citations = NO_ANSWER[lang], []
         else:
-            chosen = select(cands, self.settings.max_citations, self.ranker.margin, threshold)
+            chosen = select(cands, self.settings.max_citations, self.ranker.margin, self.ranker.threshold(scored.pair))
             text, citations = LEAD[lang], cite(chosen, articles)
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
                       filters_applied=filters, search_query=search_query)

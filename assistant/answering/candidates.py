@@ -52,16 +52,22 @@ def article_sentences(article: Article) -> ArticleSentences:
         if i and "\n" in text[spans[i - 1].end:span.start]:
             para += 1
         paragraph.append(para)
-        headline.append(is_heading_line(text, span, i))
+        headline.append(is_heading_line(text, span, i == 0 and title_line(article)))
     return ArticleSentences(article, spans, paragraph, headline)
 
 
-def is_heading_line(text: str, span: Span, index: int) -> bool:
-    """The article's first line, or a short whole line without final punctuation (a photo caption, a subhead)."""
+def title_line(article: Article) -> bool:
+    """Whether the text opens with the article's title (a headline line, as in Wikinews dumps)."""
+    first = article.text.lstrip().split("\n", 1)[0].strip()
+    return bool(article.title) and first.startswith(article.title.strip()[:60])
+
+
+def is_heading_line(text: str, span: Span, is_title: bool) -> bool:
+    """The headline line, or a short whole line without final punctuation (a photo caption, a subhead)."""
     line_start = text.rfind("\n", 0, span.start) + 1
     line_end = text.find("\n", span.end)
     line = text[line_start:len(text) if line_end < 0 else line_end].strip()
-    if index == 0:
+    if is_title:
         return True
     whole_line = line == text[span.start:span.end].strip()
     return whole_line and len(line) <= 120 and not line.endswith(TERMINAL)

@@ -18,7 +18,7 @@ def overlaps(a: Candidate, b: Candidate) -> bool:
 
 
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:
-    """The best candidate, then others that don't overlap those chosen, pass the threshold and are within margin."""
+    """The best-scored candidate, then others that don't overlap those chosen, are relevant and within margin."""
     chosen: list[Candidate] = [scored[0]]
     for cand in scored[1:]:
         if len(chosen) >= max_citations or cand.score < scored[0].score - margin:

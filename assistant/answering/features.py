@@ -12,7 +12,7 @@ from .analysis import WORD_RE, TextInfo, question_type, text_info
 from .candidates import ArticleSentences, Candidate
 
 FEATURES: tuple[str, ...] = (
-    "dense", "dense_gap", "dense_mean", "adj_gap", "doc_gap", "doc_rank", "focus", "focus_gap", "head_sim",
+    "dense", "dense_gap", "dense_mean", "adj_gap", "doc_gap", "focus", "focus_gap", "head_sim",
     "dense_z", "focus_z", "focus_lex",
     "lex", "lex_gap", "name_cov", "novelty",
     "headline", "lead", "position", "anaphoric", "width2", "width3", "chars",
@@ -131,7 +131,7 @@ def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims) -
 
 
 def featurize(q: Question, cands: Sequence[Candidate], sents: dict[str, ArticleSentences],
-              sims: dict[str, Sims], doc_rank: dict[str, int]) -> Features:
+              sims: dict[str, Sims]) -> Features:
     """The feature matrix of all candidates of one question (gaps are relative to the question's best)."""
     if not cands:
         return Features(FEATURES, np.zeros((0, len(FEATURES))))
@@ -140,11 +140,16 @@ def featurize(q: Question, cands: Sequence[Candidate], sents: dict[str, ArticleS
     best_lex = max(r["lex"] for r in rows)
     best_focus = max(r["focus"] for r in rows)
     doc_best = {d: float(s.question.max()) for d, s in sims.items() if len(s.question)}
-    for r, c in zip(rows, cands, strict=True):
+    for r, c in zip(rows, cands, strict=True):  # the retrieval rank is left out: it depends on corpus and retriever
         r["dense_gap"] = r["dense"] - best_dense
         r["lex_gap"] = r["lex"] - best_lex
         r["focus_gap"] = r["focus"] - best_focus
         r["adj_gap"] = r.pop("adj") - best_dense
         r["doc_gap"] = doc_best.get(c.doc_id, best_dense) - best_dense
-        r["doc_rank"] = 1.0 / (1 + doc_rank.get(c.doc_id, 9))
     return Features(FEATURES, np.array([[r[n] for n in FEATURES] for r in rows], dtype=np.float32))
+
+
+def relevance(feats: Features) -> np.ndarray:
+    """How close each candidate is to the question, on an absolute scale: dense similarity + 0.12 · lemma overlap.
+    The decline threshold is compared with the best of these (a ranker's scores are relative)."""
+    return feats.column("dense") + 0.12 * feats.column("lex")

@@ -30,6 +30,7 @@ class LinearModel:
     intercept: float
     thresholds: dict[str, float]  # "ru-ru", "en-ru", …: below this score the best quote is not an answer
     margin: float  # further quotes are shown while within this margin of the best
+    prior_weight: float  # weight of the formula score added to the linear score (0 = none)
     embedder_model_id: str
     raw: dict[str, Any]
 
@@ -68,7 +69,7 @@ def _build(path: Path, raw: dict[str, Any]) -> LinearModel:
         raise AnswerModelError(f"{path}: no decline threshold for ru-ru; retrain: {RETRAIN}")
     return LinearModel(str(path), tuple(raw["features"]), tuple(raw["mean"]), tuple(raw["scale"]),
                        tuple(raw["coef"]), float(raw["intercept"]), dict(raw["thresholds"]), float(raw["margin"]),
-                       raw["embedder_model_id"], raw)
+                       float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], raw)
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:

@@ -26,8 +26,13 @@ class AnswerRanker(Protocol):
         ...
 
     def threshold(self, pair: str) -> float:
-        """The decline threshold for a language pair such as ``ru-ru`` or ``en-ru``."""
+        """The decline threshold on relevance (dense + 0.12 · overlap) for a language pair (``ru-ru``, ``en-ru``)."""
         ...
+
+
+def formula_score(feats: Features) -> np.ndarray:
+    """dense + 0.12 · overlap + 0.03 · length share: the hand-set score (and the linear ranker's prior)."""
+    return np.asarray(feats.column("dense") + 0.12 * feats.column("lex") + 0.03 * feats.column("chars"))
 
 
 class FormulaRanker:
@@ -41,7 +46,7 @@ class FormulaRanker:
 
     def score(self, question: Question, cands: Sequence[Candidate], feats: Features) -> np.ndarray:
         """dense + 0.12 · overlap + 0.03 · length share."""
-        return feats.column("dense") + 0.12 * feats.column("lex") + 0.03 * feats.column("chars")
+        return formula_score(feats)
 
     def threshold(self, pair: str) -> float:
         """One threshold for every language pair."""
@@ -66,7 +71,8 @@ class LinearRanker:
         if not len(cands):
             return np.zeros(0, dtype=np.float32)
         x = (feats.matrix[:, self._cols] - self._mean) / self._scale
-        return np.asarray(x @ self._coef + self.model.intercept, dtype=np.float32)
+        prior = self.model.prior_weight * formula_score(feats) if self.model.prior_weight else 0.0
+        return np.asarray(x @ self._coef + self.model.intercept + prior, dtype=np.float32)
 
     def threshold(self, pair: str) -> float:
         """The pair's threshold, else the one for the question's language with Russian articles."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..features import FEATURES
 from .data import Group
 
 
@@ -18,10 +19,11 @@ class Fitted:
     scale: np.ndarray
     coef: np.ndarray
     intercept: float = 0.0
+    prior_weight: float = 0.0
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Scores (logits) of candidate rows."""
-        return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept)
+        return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept + self.prior_weight * prior(x))
 
 
 def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
@@ -31,21 +33,42 @@ def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
     return rows.mean(axis=0), np.where(scale > 1e-6, scale, 1.0)
 
 
-def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | None = None) -> Fitted:
+def prior(x: np.ndarray) -> np.ndarray:
+    """The formula ranker's score of candidate rows (dense + 0.12 · overlap + 0.03 · length share)."""
+    return np.asarray(x[:, FEATURES.index("dense")] + 0.12 * x[:, FEATURES.index("lex")]
+                      + 0.03 * x[:, FEATURES.index("chars")])
+
+
+def logistic_loss(params: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray,
+                  c: float) -> tuple[float, np.ndarray]:
+    """Weighted logistic loss of "holds the answer" with a fixed offset, plus L2 (strength 1/c); and its gradient."""
+    logits = z @ params[1:] + params[0] + offset
+    loss = w * (np.logaddexp(0, -logits) * y + np.logaddexp(0, logits) * (1 - y))
+    err = w * (1 / (1 + np.exp(-logits)) - y)
+    n = w.sum()
+    grad = np.concatenate([[err.sum() / n], z.T @ err / n + params[1:] / (c * n)])
+    return float(loss.sum() / n + params[1:] @ params[1:] / (2 * c * n)), grad
+
+
+def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | None = None,
+        prior_weight: float = 0.0) -> Fitted:
     """Logistic regression of "this candidate holds the answer" over every candidate of every group.
 
-    ``strength`` is the L2 penalty's inverse (scikit-learn's C). Pointwise beat a listwise softmax objective on the
-    dev set by about 0.1 (docs/answer_ranker.md): it pushes every answering window up, not only the easiest one.
+    ``strength`` is the inverse L2 penalty (scikit-learn's C); ``prior_weight`` adds the formula ranker's score as a
+    fixed offset, so that the weights learn corrections to it rather than a ranking from scratch. Pointwise beat a
+    listwise softmax objective on the dev set by about 0.1 (docs/answer_ranker.md).
     """
-    from sklearn.linear_model import LogisticRegression
+    from scipy.optimize import minimize
 
     mean, scale = standardiser(groups)
     ws = list(weights or [1.0] * len(groups))
-    x = np.vstack([(g.features - mean) / scale for g in groups])
+    x = np.vstack([g.features for g in groups])
     y = np.concatenate([g.labels for g in groups])
     w = np.concatenate([np.full(len(g.labels), wt) for g, wt in zip(groups, ws, strict=True)])
-    model = LogisticRegression(C=strength, max_iter=5000).fit(x, y, sample_weight=w)
-    return Fitted(mean, scale, model.coef_[0], float(model.intercept_[0]))
+    args = ((x - mean) / scale, y, w, prior_weight * prior(x), strength)
+    result = minimize(logistic_loss, np.zeros(x.shape[1] + 1), args=args, jac=True, method="L-BFGS-B",
+                      options={"maxiter": 3000})
+    return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight)
 
 
 def top1(fitted: Fitted, groups: Sequence[Group]) -> float:
