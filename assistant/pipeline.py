@@ -5,6 +5,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -51,7 +52,7 @@ class Assistant:
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings)
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # re-entrant: a repair (integrity.check) runs inside an ingest
 
     # ---- ingestion -------------------------------------------------------------------------------------------
 
@@ -84,7 +85,7 @@ class Assistant:
 
     def recover(self) -> None:
         """After a write that did not finish (a crash), make the indexes agree with the article store again."""
-        if not self._marker.exists():
+        if not self._marker.exists() or self._writer_alive():
             return
         from .integrity import check
 
@@ -93,15 +94,35 @@ class Assistant:
             log.warning("an earlier write did not finish; repaired: %s", "; ".join(report.lines()[1:]))
         self._marker.unlink(missing_ok=True)
 
+    def _writer_alive(self) -> bool:
+        """Whether the marker belongs to another process that is still running (its write is not a crash)."""
+        try:
+            pid = int(self._marker.read_text(encoding="ascii").strip() or 0)
+        except (OSError, ValueError):
+            return False
+        if pid in (0, os.getpid()):
+            return False
+        try:
+            os.kill(pid, 0)
+        except ProcessLookupError:
+            return False
+        except PermissionError:
+            return True
+        return True
+
+    def _mark_writing(self) -> None:
+        """Create the marker, naming this process."""
+        self._marker.parent.mkdir(parents=True, exist_ok=True)
+        self._marker.write_text(str(os.getpid()), encoding="ascii")
+
     def ingest_articles(self, articles: Iterable[Article], progress: Progress | None = None) -> list[FileResult]:
         """Store articles (new or changed), in batches so that embedding runs on many chunks at once."""
         results: list[FileResult] = []
         pending: list[tuple[Article, str, list[Chunk]]] = []
         articles = list(articles)
-        self.recover()
         with self._write_lock:
-            self._marker.parent.mkdir(parents=True, exist_ok=True)
-            self._marker.touch()
+            self.recover()  # under the lock: a marker seen here is a crashed process's, not a running ingest's
+            self._mark_writing()
             for done, article in enumerate(articles, start=1):
                 digest = self.content_hash(article)
                 stored = self.docstore.content_hash(article.doc_id)
@@ -176,7 +197,7 @@ class Assistant:
     def delete(self, doc_id: str) -> None:
         """Remove an article from both stores."""
         with self._write_lock:
-            self._marker.touch()
+            self._mark_writing()
             self.vectors.delete_doc(doc_id)
             self.docstore.delete(doc_id)
             self._marker.unlink(missing_ok=True)

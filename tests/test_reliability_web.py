@@ -3,6 +3,7 @@ and uploads, ingest while answering, and a bounded loopback load test."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +86,9 @@ def small(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Ite
     helper.close()
 
 
-def test_auth_guards_every_route_and_throttles_wrong_passwords(small: Assistant) -> None:
+def test_auth_guards_every_route_and_throttles_wrong_passwords(small: Assistant,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     settings = small.settings.model_copy(update={"auth": SecretStr("alice:secret")})
     with BackgroundServer(build_app(small, settings)) as url, httpx.Client(base_url=url, timeout=60) as http:
         for path in ("/docs", "/redoc", "/openapi.json", "/api/health"):
@@ -97,6 +100,8 @@ def test_auth_guards_every_route_and_throttles_wrong_passwords(small: Assistant)
         assert codes[:6] == [401] * 6 and codes[-1] == 429, codes
         login = http.post("/login", data={"username": "alice", "password": "secret"})
         assert login.status_code == 429 and "too many failed logins" in login.json()["error"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "secret" not in logged and "guess" not in logged  # no password, right or wrong, in any log line
 
 
 def test_uploads_are_limited_in_size_and_type(small: Assistant, tmp_path: Path) -> None:
