@@ -201,3 +201,28 @@ def test_server_stops_on_sigterm_during_an_upload(tmp_path: Path) -> None:
     finally:
         if proc.poll() is None:
             proc.kill()
+
+
+@pytest.mark.slow
+def test_cli_ingest_beside_the_running_web_app(assistant: Assistant, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.test_reliability_ingest import cli_env
+
+    helper = Assistant(make_settings(tmp_path / "data"), embedder=assistant.embedder)
+    helper.ingest([CORPUS / "000_348cd98c955992e8.txt"])
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "kites.txt").write_text("Фестиваль воздушных змеев\n\nВ Анапе прошёл фестиваль воздушных "
+                                                "змеев, победил змей в форме кита.", encoding="utf-8")
+    try:
+        with BackgroundServer(build_app(helper)) as url, httpx.Client(base_url=url, timeout=60) as http:
+            proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(tmp_path / "new")],
+                                    env=cli_env(tmp_path / "data"), stdout=subprocess.PIPE, text=True)
+            while proc.poll() is None:  # answers keep coming while the other process writes
+                assert http.post("/api/ask", json={"question": SEED_QUESTION}).json()["answered"]
+            assert proc.returncode == 0 and "added 1" in (proc.stdout.read() if proc.stdout else "")
+            new = http.post("/api/ask", json={"question": "Какой змей победил на фестивале в Анапе?"}).json()
+            assert new["answered"] and "кита" in new["citations"][0]["quote"]
+    finally:
+        helper.close()
