@@ -5,7 +5,6 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
-import os
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
@@ -16,6 +15,7 @@ from typing import TYPE_CHECKING
 from .chunking import SentenceSplitter, chunk_article
 from .conversation import carry_over, is_follow_up
 from .dates import filters_from_question
+from .integrity import WriteMarker
 from .loading import Limits, LoadError, file_key, load_paths
 from .types import Answer, Article, Chunk, DocInfo, FileResult, Filters, IngestReport, Stats, Trace, Turn
 
@@ -53,6 +53,7 @@ class Assistant:
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
         self._write_lock = threading.RLock()  # re-entrant: a repair (integrity.check) runs inside an ingest
+        self.marker = WriteMarker(settings.data_dir / "ingest.pending")  # present while a write is under way
 
     # ---- ingestion -------------------------------------------------------------------------------------------
 
@@ -78,42 +79,16 @@ class Assistant:
         return Limits(max_file_bytes=int(self.settings.max_file_mb * 2**20),
                       max_article_chars=self.settings.max_article_chars)
 
-    @property
-    def _marker(self) -> Path:
-        """Present while a write is under way: found at the next ingest, it means a crash, and triggers a repair."""
-        return self.settings.data_dir / "ingest.pending"
-
     def recover(self) -> None:
         """After a write that did not finish (a crash), make the indexes agree with the article store again."""
-        if not self._marker.exists() or self._writer_alive():
+        if not self.marker.crashed():
             return
         from .integrity import check
 
         report = check(self, repair=True)
         if not report.ok:
             log.warning("an earlier write did not finish; repaired: %s", "; ".join(report.lines()[1:]))
-        self._marker.unlink(missing_ok=True)
-
-    def _writer_alive(self) -> bool:
-        """Whether the marker belongs to another process that is still running (its write is not a crash)."""
-        try:
-            pid = int(self._marker.read_text(encoding="ascii").strip() or 0)
-        except (OSError, ValueError):
-            return False
-        if pid in (0, os.getpid()):
-            return False
-        try:
-            os.kill(pid, 0)
-        except ProcessLookupError:
-            return False
-        except PermissionError:
-            return True
-        return True
-
-    def _mark_writing(self) -> None:
-        """Create the marker, naming this process."""
-        self._marker.parent.mkdir(parents=True, exist_ok=True)
-        self._marker.write_text(str(os.getpid()), encoding="ascii")
+        self.marker.clear()
 
     def ingest_articles(self, articles: Iterable[Article], progress: Progress | None = None) -> list[FileResult]:
         """Store articles (new or changed), in batches so that embedding runs on many chunks at once."""
@@ -122,7 +97,7 @@ class Assistant:
         articles = list(articles)
         with self._write_lock:
             self.recover()  # under the lock: a marker seen here is a crashed process's, not a running ingest's
-            self._mark_writing()
+            self.marker.set()
             for done, article in enumerate(articles, start=1):
                 digest = self.content_hash(article)
                 stored = self.docstore.content_hash(article.doc_id)
@@ -140,7 +115,7 @@ class Assistant:
                         progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
-            self._marker.unlink(missing_ok=True)
+            self.marker.clear()
         return results
 
     def _id_clash(self, article: Article) -> str:
@@ -197,10 +172,10 @@ class Assistant:
     def delete(self, doc_id: str) -> None:
         """Remove an article from both stores."""
         with self._write_lock:
-            self._mark_writing()
+            self.marker.set()
             self.vectors.delete_doc(doc_id)
             self.docstore.delete(doc_id)
-            self._marker.unlink(missing_ok=True)
+            self.marker.clear()
 
     # ---- questions -------------------------------------------------------------------------------------------
 
