@@ -2,8 +2,7 @@
 
 from __future__ import annotations
 
-from assistant.settings import Settings
-from assistant.web import serve
-
 if __name__ == "__main__":
-    serve(Settings(), demo=True)
+    from assistant.cli import main
+
+    main(["serve", "--demo"])  # the CLI turns bad settings into one clear line

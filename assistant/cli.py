@@ -133,8 +133,10 @@ def ask(question: str, as_json: bool, date_from: str | None, date_to: str | None
         data_dir: Path | None) -> None:
     """Answer QUESTION with quoted passages from the stored articles."""
     settings = load_settings(data_dir)
-    assistant = open_assistant(settings)
     filters = parse_filters(date_from, date_to, sources)
+    if not question.strip():  # before the model is loaded
+        raise click.ClickException("the question is empty: ask something, e.g. «Что подписали во время визита?»")
+    assistant = open_assistant(settings)
     try:
         answer = assistant.ask(question, filters=filters)
     except ValueError as exc:

@@ -7,9 +7,11 @@ articles; a new persistent index joins the check by being added to ``indexes_of`
 
 from __future__ import annotations
 
+import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
@@ -199,3 +201,40 @@ def fix(assistant: Assistant, index: Index, result: IndexCheck, stored: list[Chu
         wanted = sorted({c.rsplit(":", 1)[0] for c in result.missing})
         articles = [(a, by_doc[d]) for d in wanted if (a := assistant.docstore.get(d)) is not None]
         index.restore(articles)
+
+
+class WriteMarker:
+    """A file naming the process that is writing; found when that process is gone, it means a crash mid-write."""
+
+    def __init__(self, path: Path) -> None:
+        self.path = path
+
+    def set(self) -> None:
+        """A write begins."""
+        self.path.parent.mkdir(parents=True, exist_ok=True)
+        self.path.write_text(str(os.getpid()), encoding="ascii")
+
+    def clear(self) -> None:
+        """The write finished."""
+        self.path.unlink(missing_ok=True)
+
+    def crashed(self) -> bool:
+        """Whether a write was left unfinished: the marker is there and its process is this one or gone."""
+        try:
+            pid = int(self.path.read_text(encoding="ascii").strip() or 0)
+        except FileNotFoundError:
+            return False
+        except (OSError, ValueError):
+            return True
+        return pid in (0, os.getpid()) or not process_alive(pid)
+
+
+def process_alive(pid: int) -> bool:
+    """Whether a process with this id runs (on this machine)."""
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:
+        return True
+    return True

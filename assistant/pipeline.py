@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 from .chunking import SentenceSplitter, chunk_article
 from .conversation import carry_over, is_follow_up
 from .dates import filters_from_question
+from .integrity import WriteMarker
 from .loading import Limits, LoadError, file_key, load_paths
 from .types import (
     Answer,
@@ -69,7 +70,8 @@ class Assistant:
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
         self.stories: StoryIndex = StoryIndex(settings.stories_path, settings.dedup_threshold)  # duplicate stories
-        self._write_lock = threading.Lock()
+        self._write_lock = threading.RLock()  # re-entrant: a repair (integrity.check) runs inside an ingest
+        self.marker = WriteMarker(settings.data_dir / "ingest.pending")  # present while a write is under way
 
     # ---- ingestion -------------------------------------------------------------------------------------------
 
@@ -95,31 +97,25 @@ class Assistant:
         return Limits(max_file_bytes=int(self.settings.max_file_mb * 2**20),
                       max_article_chars=self.settings.max_article_chars)
 
-    @property
-    def _marker(self) -> Path:
-        """Present while a write is under way: found at the next ingest, it means a crash, and triggers a repair."""
-        return self.settings.data_dir / "ingest.pending"
-
     def recover(self) -> None:
         """After a write that did not finish (a crash), make the indexes agree with the article store again."""
-        if not self._marker.exists():
+        if not self.marker.crashed():
             return
         from .integrity import check
 
         report = check(self, repair=True)
         if not report.ok:
             log.warning("an earlier write did not finish; repaired: %s", "; ".join(report.lines()[1:]))
-        self._marker.unlink(missing_ok=True)
+        self.marker.clear()
 
     def ingest_articles(self, articles: Iterable[Article], progress: Progress | None = None) -> list[FileResult]:
         """Store articles (new or changed), in batches so that embedding runs on many chunks at once."""
         results: list[FileResult] = []
         pending: list[tuple[Article, str, list[Chunk]]] = []
         articles = list(articles)
-        self.recover()
         with self._write_lock, self.stories.batch():  # exact copies inside this batch are caught too
-            self._marker.parent.mkdir(parents=True, exist_ok=True)
-            self._marker.touch()
+            self.recover()  # under the lock: a marker seen here is a crashed process's, not a running ingest's
+            self.marker.set()
             for done, article in enumerate(articles, start=1):
                 digest = self.content_hash(article)
                 stored = self.docstore.content_hash(article.doc_id)
@@ -141,7 +137,7 @@ class Assistant:
                         progress("chunks", sum(r.chunks for r in results), 0)
                 if progress:
                     progress("articles", done, len(articles))
-            self._marker.unlink(missing_ok=True)
+            self.marker.clear()
         return results
 
     def _id_clash(self, article: Article) -> str:
@@ -220,12 +216,12 @@ class Assistant:
     def delete(self, doc_id: str) -> None:
         """Remove an article from both stores."""
         with self._write_lock:
-            self._marker.touch()
+            self.marker.set()
             self.vectors.delete_doc(doc_id)
             self.sentences.delete_doc(doc_id)
             self.docstore.delete(doc_id)
             self.stories.remove(doc_id)
-            self._marker.unlink(missing_ok=True)
+            self.marker.clear()
 
     # ---- questions -------------------------------------------------------------------------------------------
 

@@ -110,6 +110,7 @@ def main() -> None:
         assistant = Assistant(Settings(data_dir=Path(tmp), llm=""))
         assistant.ingest([Path(__file__).resolve().parent.parent / "corpus"])
         with BackgroundServer(build_app(assistant)) as url:
+            run_load(url, "api", clients=1, seconds=1)  # warm up: keyword index, model
             for target in ("api", "queue"):
                 print(run_load(url, target, args.clients, args.seconds).line(), flush=True)
         assistant.close()

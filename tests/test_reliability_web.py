@@ -3,6 +3,7 @@ and uploads, ingest while answering, and a bounded loopback load test."""
 
 from __future__ import annotations
 
+import logging
 import threading
 from collections.abc import Iterator
 from pathlib import Path
@@ -85,7 +86,9 @@ def small(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Ite
     helper.close()
 
 
-def test_auth_guards_every_route_and_throttles_wrong_passwords(small: Assistant) -> None:
+def test_auth_guards_every_route_and_throttles_wrong_passwords(small: Assistant,
+                                                              caplog: pytest.LogCaptureFixture) -> None:
+    caplog.set_level(logging.INFO)
     settings = small.settings.model_copy(update={"auth": SecretStr("alice:secret")})
     with BackgroundServer(build_app(small, settings)) as url, httpx.Client(base_url=url, timeout=60) as http:
         for path in ("/docs", "/redoc", "/openapi.json", "/api/health"):
@@ -97,12 +100,18 @@ def test_auth_guards_every_route_and_throttles_wrong_passwords(small: Assistant)
         assert codes[:6] == [401] * 6 and codes[-1] == 429, codes
         login = http.post("/login", data={"username": "alice", "password": "secret"})
         assert login.status_code == 429 and "too many failed logins" in login.json()["error"]
+    logged = "\n".join(r.getMessage() for r in caplog.records)
+    assert "secret" not in logged and "guess" not in logged  # no password, right or wrong, in any log line
 
 
 def test_uploads_are_limited_in_size_and_type(small: Assistant, tmp_path: Path) -> None:
     with BackgroundServer(build_app(small, small.settings)) as url, httpx.Client(base_url=url, timeout=60) as http:
         big = http.post("/api/ingest", files=[("files", ("big.txt", b"x" * 60_000, "text/plain"))])
         assert big.status_code == 413 and "big.txt" in big.json()["error"] and "MB" in big.json()["error"]
+        ui_big = http.post("/gradio_api/upload", files=[("files", ("big.txt", b"x" * 60_000, "text/plain"))])
+        assert ui_big.status_code == 413, ui_big.text  # the chat's upload path has the same cap
+        ui_ok = http.post("/gradio_api/upload", files=[("files", ("ok.txt", b"x" * 100, "text/plain"))])
+        assert ui_ok.status_code == 200, ui_ok.text
         exe = http.post("/api/ingest", files=[("files", ("run.exe", b"MZ", "application/octet-stream"))])
         assert exe.status_code == 400 and "unsupported" in exe.json()["error"]
         ok = http.post("/api/ingest", files=[("files", ("../../escape.txt", "Статья о мосте.".encode(), "text/plain"))])
@@ -148,3 +157,72 @@ def test_bounded_load_has_no_errors(demo_url: str, target: str) -> None:
     print(result.line())
     assert not result.errors, result.errors[:3]
     assert len(result.latencies) >= 10
+
+
+@pytest.mark.slow
+def test_server_stops_on_sigterm_during_an_upload(tmp_path: Path) -> None:
+    import contextlib
+    import os
+    import signal
+    import socket
+    import subprocess
+    import sys
+    import time
+
+    from tests.conftest import cache_dir, free_port
+
+    port = free_port()
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(ASSISTANT_DATA_DIR=str(tmp_path), ASSISTANT_CACHE_DIR=str(cache_dir()), PYTHONPATH=str(Path.cwd()))
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--no-demo", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    try:
+        deadline = time.monotonic() + 120
+        while True:
+            try:
+                socket.create_connection(("127.0.0.1", port), timeout=1).close()
+                break
+            except OSError:
+                assert proc.poll() is None and time.monotonic() < deadline, "the server did not start"
+                time.sleep(0.2)
+        text = " ".join(f"Предложение номер {i} о мосте через реку." for i in range(8000)).encode()
+
+        def upload() -> None:
+            with contextlib.suppress(httpx.HTTPError):  # the server going away mid-upload is the point
+                httpx.post(f"http://127.0.0.1:{port}/api/ingest", files=[("files", ("big.txt", text, "text/plain"))],
+                           timeout=300)
+
+        threading.Thread(target=upload, daemon=True).start()
+        time.sleep(2)
+        stopped = time.monotonic()
+        proc.send_signal(signal.SIGTERM)
+        proc.wait(timeout=30)
+        assert time.monotonic() - stopped < 30
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+
+
+@pytest.mark.slow
+def test_cli_ingest_beside_the_running_web_app(assistant: Assistant, tmp_path: Path) -> None:
+    import subprocess
+    import sys
+
+    from tests.test_reliability_ingest import cli_env
+
+    helper = Assistant(make_settings(tmp_path / "data"), embedder=assistant.embedder)
+    helper.ingest([CORPUS / "000_348cd98c955992e8.txt"])
+    (tmp_path / "new").mkdir()
+    (tmp_path / "new" / "kites.txt").write_text("Фестиваль воздушных змеев\n\nВ Анапе прошёл фестиваль воздушных "
+                                                "змеев, победил змей в форме кита.", encoding="utf-8")
+    try:
+        with BackgroundServer(build_app(helper)) as url, httpx.Client(base_url=url, timeout=60) as http:
+            proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(tmp_path / "new")],
+                                    env=cli_env(tmp_path / "data"), stdout=subprocess.PIPE, text=True)
+            while proc.poll() is None:  # answers keep coming while the other process writes
+                assert http.post("/api/ask", json={"question": SEED_QUESTION}).json()["answered"]
+            assert proc.returncode == 0 and "added 1" in (proc.stdout.read() if proc.stdout else "")
+            new = http.post("/api/ask", json={"question": "Какой змей победил на фестивале в Анапе?"}).json()
+            assert new["answered"] and "кита" in new["citations"][0]["quote"]
+    finally:
+        helper.close()

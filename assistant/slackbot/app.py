@@ -97,6 +97,8 @@ def register(app: App, bot: SlackBot, seen: SeenRequests) -> None:
 
 def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient | None = None) -> App:
     """The bolt app answering with ``assistant``; feedback goes to ``settings.feedback_path``."""
+    from concurrent.futures import ThreadPoolExecutor
+
     from slack_bolt import App
 
     from ..feedback import FeedbackStore
@@ -104,12 +106,15 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
     # Without a signing secret, no HTTP request may verify (socket mode does not use it).
     secret = settings.slack_signing_secret.get_secret_value() or secrets.token_hex(32)
     install_redaction(settings)
-    app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log)
+    app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log,
+              listener_executor=ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="slack-answer"))
     seen = SeenRequests(settings.data_dir / "slack_seen.sqlite")
     register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log, settings.slack_command), seen)
     return app
 
 
+DISPATCH_THREADS = 128
+ANSWER_THREADS = 4  # answers (lazy listeners) computed at once; the acks keep a core's share to themselves
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller
 TIMESTAMP_RE = re.compile(r"\d{1,12}")
 
@@ -128,14 +133,16 @@ def verified(headers: Any, body: bytes, secret: str) -> bool:
 def make_asgi_app(app: App) -> Any:
     """A Starlette app serving bolt on ``EVENTS_PATH``: unsigned or oversized requests are refused (401/413)
     without logging their bodies; bolt's dispatch runs in a worker thread so that acks never wait on each other."""
+    import anyio
+    import anyio.to_thread
     from slack_bolt.adapter.starlette.handler import to_bolt_request, to_starlette_response
     from starlette.applications import Starlette
-    from starlette.concurrency import run_in_threadpool
     from starlette.requests import Request
     from starlette.responses import JSONResponse, Response
     from starlette.routing import Route
 
     secret = app._signing_secret  # noqa: SLF001 - the secret bolt verifies with
+    dispatch_limiter = anyio.CapacityLimiter(DISPATCH_THREADS)  # acks are quick: never queue them behind 40
 
     async def events(request: Request) -> Response:
         length = request.headers.get("content-length") or "0"
@@ -147,7 +154,8 @@ def make_asgi_app(app: App) -> Any:
             log.warning("refused an unsigned or stale request (%d bytes) from %s", len(body),
                         request.client and request.client.host)
             return JSONResponse({"error": "invalid request"}, status_code=401)
-        bolt_response = await run_in_threadpool(app.dispatch, to_bolt_request(request, body))
+        bolt_response = await anyio.to_thread.run_sync(app.dispatch, to_bolt_request(request, body),
+                                                       limiter=dispatch_limiter)
         return to_starlette_response(bolt_response)
 
     return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"])])

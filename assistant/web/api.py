@@ -10,6 +10,8 @@ import time
 from collections.abc import Callable
 from typing import Any
 
+import anyio
+import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
@@ -20,6 +22,7 @@ from .service import InputError, WebService, parse_filters, parse_history, unsup
 
 MAX_ASK_BODY = 256 * 1024  # a question is shortened to ASSISTANT_MAX_QUESTION_CHARS anyway; history fits easily
 MAX_FILES_PER_UPLOAD = 20
+ASK_CONCURRENCY = 4  # questions answered at once through /api/ask; more wait their turn
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
 
@@ -165,6 +168,7 @@ def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> N
     deps = [Depends(basic_auth_checker(auth))] if auth else []
     router = APIRouter(prefix="/api", dependencies=deps)
     max_file = int(service.settings.max_file_mb * 2**20)
+    ask_limiter = anyio.CapacityLimiter(ASK_CONCURRENCY)
     if auth:
         app.add_middleware(auth_guard, check=basic_auth_checker(auth), throttle=AuthThrottle())
 
@@ -190,7 +194,8 @@ def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> N
             question, history, filters = parse_ask_body(body)
         except InputError as exc:
             return error(400, str(exc))
-        answer = await run_in_threadpool(service.ask, question, history, filters)
+        # a few answers at a time (as the chat's queue): twenty torch calls at once only thrash the CPU
+        answer = await anyio.to_thread.run_sync(service.ask, question, history, filters, limiter=ask_limiter)
         return answer.to_dict()
 
     @router.post("/ingest", response_model=None)
