@@ -81,6 +81,17 @@ class CachedEmbedder(Embedder):
         """Queries always go to the real model."""
         return self.inner.embed_queries(texts)
 
+    def seed(self, assistant: Assistant) -> int:
+        """Take the sentence vectors already stored in a store (an interrupted build) into the memo."""
+        before = len(self.memo)
+        for doc_id in assistant.sentences.doc_ids():
+            art = assistant.docstore.get(doc_id)
+            stored = assistant.sentences.get(doc_id, art.text) if art else None
+            if art is not None and stored is not None:
+                for (a, b), vec in zip(stored.offsets.tolist(), stored.vectors, strict=True):
+                    self.memo.setdefault(hashlib.sha1(art.text[a:b].encode()).hexdigest(), vec)
+        return len(self.memo) - before
+
     def save(self) -> None:
         """Keep the memo for the next run."""
         if self.path:
@@ -119,8 +130,6 @@ def grow(assistant: Assistant, base: list[Article], target: int, start_rep: int)
 def measure_asks(assistant: Assistant, questions: list[str], asks: int) -> dict[str, float]:
     """Latency of the floor (query embedding + one vector search), retrieval, reading the hits' stored sentence
     vectors, the whole ask, and the whole ask repeated."""
-    from assistant.chunking import sentence_spans
-
     emb, k = assistant.embedder, assistant.settings.top_k
 
     def floor(q: str) -> None:
@@ -131,7 +140,7 @@ def measure_asks(assistant: Assistant, questions: list[str], asks: int) -> dict[
         for doc_id in {h.chunk.doc_id for h in hits}:
             art = assistant.docstore.get(doc_id)
             assert art is not None
-            assistant.sentences.sentence_vectors(art, sentence_spans(art.text))
+            assistant.sentences.sentence_vectors(art, assistant.sentences.sentence_spans(art))
 
     out: dict[str, float] = {}
     for name, fn in (("floor", floor), ("retrieval", retrieval), ("ask", assistant.ask)):
@@ -206,7 +215,6 @@ def serve_checks(data: Path, upload: Article, question: str) -> dict[str, float]
 OPEN_AND_RETRIEVE = """
 import sys, time
 t0 = time.perf_counter()
-from assistant.chunking import sentence_spans
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 a = Assistant(Settings())
@@ -214,7 +222,7 @@ t1 = time.perf_counter()
 hits = a.retriever.retrieve(sys.argv[1], a.embedder.embed_query(sys.argv[1]), a.settings.top_k)
 for d in {h.chunk.doc_id for h in hits}:
     art = a.docstore.get(d)
-    a.sentences.sentence_vectors(art, sentence_spans(art.text))
+    a.sentences.sentence_vectors(art, a.sentences.sentence_spans(art))
 print(t1 - t0, time.perf_counter() - t1)
 """
 
@@ -285,6 +293,7 @@ def main() -> int:
     settings = Settings(data_dir=data)
     embedder = CachedEmbedder(make_embedder(settings), args.cache)
     assistant = Assistant(settings, embedder=embedder)
+    print(f"{embedder.seed(assistant)} sentence vectors taken from the store in {data}", file=sys.stderr)
     pairs = ng_articles(args.base)
     base = [a for a, _ in pairs]
     questions = [s for _, s in pairs if s.strip()]

@@ -133,3 +133,12 @@ def test_sentence_store_checks_the_model_computes_what_is_missing_and_deletes(tm
     other.__dict__.update(assistant.embedder.__dict__)
     with pytest.raises(ModelMismatchError, match="sentences.sqlite"):
         SentenceStore(data / "sentences.sqlite", other)
+
+
+def test_stored_spans_are_the_sentences_of_the_article(assistant: Assistant) -> None:
+    doc = assistant.list_docs()[0]
+    article = assistant.get_article(doc.doc_id)
+    assert article is not None
+    assert assistant.sentences.sentence_spans(article) == sentence_spans(article.text)
+    edited = Article(article.doc_id, article.title, article.text + " Ещё одно предложение.")
+    assert assistant.sentences.sentence_spans(edited) == sentence_spans(edited.text)  # not stored: split anew
