@@ -223,16 +223,24 @@ hits = a.retriever.retrieve(sys.argv[1], a.embedder.embed_query(sys.argv[1]), a.
 for d in {h.chunk.doc_id for h in hits}:
     art = a.docstore.get(d)
     a.sentences.sentence_vectors(art, a.sentences.sentence_spans(art))
-print(t1 - t0, time.perf_counter() - t1)
+t2 = time.perf_counter()
+for q in sys.argv[2:]:
+    hits = a.retriever.retrieve(q, a.embedder.embed_query(q), a.settings.top_k)
+    for d in {h.chunk.doc_id for h in hits}:
+        art = a.docstore.get(d)
+        a.sentences.sentence_vectors(art, a.sentences.sentence_spans(art))
+hwm = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(t1 - t0, t2 - t1, int(hwm) / 1024)
 """
 
 
-def open_and_retrieve(data: Path, question: str) -> dict[str, float]:
-    """A fresh process: seconds to open the stores (imports, model files, Chroma, SQLite) and to the first hits."""
+def open_and_retrieve(data: Path, questions: list[str]) -> dict[str, float]:
+    """A fresh process: seconds to open the stores (imports, model files, Chroma, SQLite) and to the first hits, and
+    its peak RSS after retrieving for all the questions (what serving costs without the web UI)."""
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", OPEN_AND_RETRIEVE, question], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", OPEN_AND_RETRIEVE, *questions], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
-    return {"open_s": float(out[-2]), "first_retrieval_s": float(out[-1])}
+    return {"open_s": float(out[-3]), "first_retrieval_s": float(out[-2]), "retrieval_rss_mb": float(out[-1])}
 
 
 def free_port() -> int:
@@ -287,7 +295,8 @@ def main() -> int:
     data = args.data or Path(tempfile.mkdtemp(prefix="bench-archive-"))
     if args.serve_only:
         pairs = ng_articles(args.base + 51)
-        serve = {**open_and_retrieve(data, pairs[1][1]), **serve_checks(data, pairs[-1][0], pairs[0][1])}
+        qs = [s for _, s in pairs if s.strip()][1:args.questions]
+        serve = {**open_and_retrieve(data, qs), **serve_checks(data, pairs[-1][0], pairs[0][1])}
         report([], serve, float("nan"), -1, 0, data)
         return 0
     settings = Settings(data_dir=data)
@@ -305,16 +314,18 @@ def main() -> int:
         embedder.save()
         docs, chunks = assistant.docstore.counts()
         qs = questions[: args.questions]
-        row = {"size": size, "docs": docs, "chunks": chunks, "build_s": built, **measure_asks(assistant, qs, args.asks)}
+        server = Assistant(settings, embedder=embedder.inner)  # asking uses the real model, never the memo
+        row = {"size": size, "docs": docs, "chunks": chunks, "build_s": built, **measure_asks(server, qs, args.asks)}
         if not args.no_langchain:
-            row.update(langchain_retriever_ms(assistant, qs, settings))
+            row.update(langchain_retriever_ms(server, qs, settings))
+        server.close()
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     ingest_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sentences = assistant.sentences.count()
     assistant.close()
     upload = ng_articles(1, skip=args.base + 50)[0][0]
-    serve = {**open_and_retrieve(data, questions[1]), **serve_checks(data, upload, questions[0])}
+    serve = {**open_and_retrieve(data, questions[1:args.questions]), **serve_checks(data, upload, questions[0])}
     report(rows, serve, ingest_rss, sentences, embedder.embedded, data)
     if args.out:
         plot(rows, args.out)
@@ -338,6 +349,7 @@ def report(rows: list[dict[str, float]], serve: dict[str, float], ingest_rss: fl
           "\n|---|---|")
     print(f"| new process: imports + opening the stores (`Assistant(settings)`) | {serve['open_s']:.1f} s |")
     print(f"| … then its first retrieval + stored sentence vectors | {serve['first_retrieval_s']:.2f} s |")
+    print(f"| … its peak RSS after retrieving for every question (no web UI) | {serve['retrieval_rss_mb']:,.0f} MB |")
     print(f"| cold start (`assistant serve` until /api/health answers) | {serve['cold_start_s']:.1f} s |")
     print(f"| first ask after start | {serve['first_ask_s']:.2f} s |")
     print(f"| upload of one article (until /api/ingest returns) | {serve['upload_s']:.1f} s |")
