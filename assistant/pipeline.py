@@ -48,6 +48,7 @@ class Assistant:
         self.docstore: DocStore = DocStore(settings.docstore_path)
         self.vectors: VectorStore = VectorStore(settings, self.embedder)
         self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors)
+        self.retriever.warm_up()  # the first question is no slower than the next ones
         self.sentences: SentenceStore = SentenceStore(settings.sentences_path, self.embedder)
         # TODO(lead, at merge): ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings)

@@ -197,7 +197,7 @@ def serve_checks(data: Path, upload: Article, question: str) -> dict[str, float]
         first_ask = time.perf_counter() - first
         text = f"title {upload.title}\ndate {upload.date}\nsource НГ\n\n{upload.text}"
         t1 = time.perf_counter()
-        res = httpx.post(f"{base}/api/ingest", files={"files": ("upload.txt", text.encode())}, timeout=300)
+        res = httpx.post(f"{base}/api/ingest", files={"files": (f"upload-{time.time_ns()}.txt", text.encode())}, timeout=300)
         upload_s = time.perf_counter() - t1
         doc_id = res.json()["results"][0]["doc_id"]
         t2 = time.perf_counter()
