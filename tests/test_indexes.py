@@ -59,6 +59,9 @@ def test_keyword_index_is_incremental_and_survives_a_restart(tmp_path: Path) -> 
     reindexed = FtsKeywordIndex(reopened)
     assert found(reindexed, "тоннель") == ["a"] and found(reindexed, "стадион") == ["c"]
     assert found(reindexed, "Омск") == ["c"]  # the deletion persisted too
+    assert reindexed.doc_ids() == ["a", "c"]
+    reindexed.delete_doc("c")
+    assert reindexed.doc_ids() == ["a"] and found(reindexed, "стадион") == []
     reopened.close()
 
 
