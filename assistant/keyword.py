@@ -188,6 +188,16 @@ class FtsKeywordIndex(KeywordSearch):
         """Remove an article's chunks from the index."""
         conn.execute("DELETE FROM chunk_terms WHERE doc_id = ?", (doc_id,))
 
+    def doc_ids(self) -> list[str]:
+        """Every article id with indexed chunks (for consistency checks)."""
+        with self.docstore.read() as conn:
+            return [r[0] for r in conn.execute("SELECT DISTINCT doc_id FROM chunk_terms ORDER BY doc_id")]
+
+    def delete_doc(self, doc_id: str) -> None:
+        """Remove an article's chunks from the index alone (repairs; ``DocStore.delete`` already does this)."""
+        with self.docstore.write() as conn:
+            self.on_delete(conn, doc_id)
+
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[KeywordHit]:
         """The k best chunks by FTS5's bm25() (k1 1.2, b 0.75) among those passing the filters."""
         match = fts_query(query)

@@ -65,6 +65,7 @@ class Assistant:
         self.docstore: DocStore = DocStore(settings.docstore_path)
         self.vectors: VectorStore = VectorStore(settings, self.embedder)
         self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors)
+        self.retriever.warm_up()  # the first question is no slower than the next ones
         self.sentences: SentenceStore = SentenceStore(settings.sentences_path, self.embedder)
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)

@@ -82,6 +82,14 @@ class HybridRetriever:
         self.vectors = vectors
         self.keyword: KeywordSearch = keyword or FtsKeywordIndex(docstore)
 
+    def warm_up(self) -> None:
+        """One vector search and one keyword search, so that the first question does not pay for loading the
+        vector index's segments and the keyword index's pages."""
+        sample = self.vectors.collection.get(limit=1, include=["embeddings"])
+        if sample["ids"]:
+            self.vectors.search(np.asarray(sample["embeddings"][0], dtype=np.float32).tolist(), 1)
+            self.keyword.search("новости", 1)
+
     def snapshot(self) -> Snapshot:
         """The corpus version now, with the keyword index (nothing is rebuilt: both indexes are incremental)."""
         return Snapshot(self.docstore.version(), self.docstore, self.keyword)

@@ -280,8 +280,9 @@ class VectorStore:
             if vectors is None:
                 vectors = self.embedder.embed_passages(texts)
             self._upsert(ids, np.asarray(vectors, dtype=np.float32), metas)
-        for article, chunks in items:
-            self.lc.delete(where={"$and": [{"doc_id": article.doc_id}, {"idx": {"$gte": len(chunks)}}]})
+        stale: list[dict[str, Any]] = [{"$and": [{"doc_id": a.doc_id}, {"idx": {"$gte": len(c)}}]} for a, c in items]
+        if stale:  # one delete for the whole batch
+            self.collection.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
 
     def _upsert(self, ids: list[str], vectors: np.ndarray, metas: list[dict[str, Any]]) -> None:
         """Write rows in pieces of the client's max batch size (no documents: texts live in the article store)."""

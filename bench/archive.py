@@ -81,6 +81,17 @@ class CachedEmbedder(Embedder):
         """Queries always go to the real model."""
         return self.inner.embed_queries(texts)
 
+    def seed(self, assistant: Assistant) -> int:
+        """Take the sentence vectors already stored in a store (an interrupted build) into the memo."""
+        before = len(self.memo)
+        for doc_id in assistant.sentences.doc_ids():
+            art = assistant.docstore.get(doc_id)
+            stored = assistant.sentences.get(doc_id, art.text) if art else None
+            if art is not None and stored is not None:
+                for (a, b), vec in zip(stored.offsets.tolist(), stored.vectors, strict=True):
+                    self.memo.setdefault(hashlib.sha1(art.text[a:b].encode()).hexdigest(), vec)
+        return len(self.memo) - before
+
     def save(self) -> None:
         """Keep the memo for the next run."""
         if self.path:
@@ -119,8 +130,6 @@ def grow(assistant: Assistant, base: list[Article], target: int, start_rep: int)
 def measure_asks(assistant: Assistant, questions: list[str], asks: int) -> dict[str, float]:
     """Latency of the floor (query embedding + one vector search), retrieval, reading the hits' stored sentence
     vectors, the whole ask, and the whole ask repeated."""
-    from assistant.chunking import sentence_spans
-
     emb, k = assistant.embedder, assistant.settings.top_k
 
     def floor(q: str) -> None:
@@ -131,7 +140,7 @@ def measure_asks(assistant: Assistant, questions: list[str], asks: int) -> dict[
         for doc_id in {h.chunk.doc_id for h in hits}:
             art = assistant.docstore.get(doc_id)
             assert art is not None
-            assistant.sentences.sentence_vectors(art, sentence_spans(art.text))
+            assistant.sentences.sentence_vectors(art, assistant.sentences.sentence_spans(art))
 
     out: dict[str, float] = {}
     for name, fn in (("floor", floor), ("retrieval", retrieval), ("ask", assistant.ask)):
@@ -188,7 +197,7 @@ def serve_checks(data: Path, upload: Article, question: str) -> dict[str, float]
         first_ask = time.perf_counter() - first
         text = f"title {upload.title}\ndate {upload.date}\nsource НГ\n\n{upload.text}"
         t1 = time.perf_counter()
-        res = httpx.post(f"{base}/api/ingest", files={"files": ("upload.txt", text.encode())}, timeout=300)
+        res = httpx.post(f"{base}/api/ingest", files={"files": (f"upload-{time.time_ns()}.txt", text.encode())}, timeout=300)
         upload_s = time.perf_counter() - t1
         doc_id = res.json()["results"][0]["doc_id"]
         t2 = time.perf_counter()
@@ -206,7 +215,6 @@ def serve_checks(data: Path, upload: Article, question: str) -> dict[str, float]
 OPEN_AND_RETRIEVE = """
 import sys, time
 t0 = time.perf_counter()
-from assistant.chunking import sentence_spans
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 a = Assistant(Settings())
@@ -214,17 +222,25 @@ t1 = time.perf_counter()
 hits = a.retriever.retrieve(sys.argv[1], a.embedder.embed_query(sys.argv[1]), a.settings.top_k)
 for d in {h.chunk.doc_id for h in hits}:
     art = a.docstore.get(d)
-    a.sentences.sentence_vectors(art, sentence_spans(art.text))
-print(t1 - t0, time.perf_counter() - t1)
+    a.sentences.sentence_vectors(art, a.sentences.sentence_spans(art))
+t2 = time.perf_counter()
+for q in sys.argv[2:]:
+    hits = a.retriever.retrieve(q, a.embedder.embed_query(q), a.settings.top_k)
+    for d in {h.chunk.doc_id for h in hits}:
+        art = a.docstore.get(d)
+        a.sentences.sentence_vectors(art, a.sentences.sentence_spans(art))
+hwm = [line.split()[1] for line in open("/proc/self/status") if line.startswith("VmHWM")][0]
+print(t1 - t0, t2 - t1, int(hwm) / 1024)
 """
 
 
-def open_and_retrieve(data: Path, question: str) -> dict[str, float]:
-    """A fresh process: seconds to open the stores (imports, model files, Chroma, SQLite) and to the first hits."""
+def open_and_retrieve(data: Path, questions: list[str]) -> dict[str, float]:
+    """A fresh process: seconds to open the stores (imports, model files, Chroma, SQLite) and to the first hits, and
+    its peak RSS after retrieving for all the questions (what serving costs without the web UI)."""
     env = {**os.environ, "ASSISTANT_DATA_DIR": str(data), "PYTHONPATH": str(ROOT)}
-    out = subprocess.run([sys.executable, "-c", OPEN_AND_RETRIEVE, question], env=env, capture_output=True,
+    out = subprocess.run([sys.executable, "-c", OPEN_AND_RETRIEVE, *questions], env=env, capture_output=True,
                          text=True, check=True).stdout.split()
-    return {"open_s": float(out[-2]), "first_retrieval_s": float(out[-1])}
+    return {"open_s": float(out[-3]), "first_retrieval_s": float(out[-2]), "retrieval_rss_mb": float(out[-1])}
 
 
 def free_port() -> int:
@@ -279,12 +295,14 @@ def main() -> int:
     data = args.data or Path(tempfile.mkdtemp(prefix="bench-archive-"))
     if args.serve_only:
         pairs = ng_articles(args.base + 51)
-        serve = {**open_and_retrieve(data, pairs[1][1]), **serve_checks(data, pairs[-1][0], pairs[0][1])}
+        qs = [s for _, s in pairs if s.strip()][1:args.questions]
+        serve = {**open_and_retrieve(data, qs), **serve_checks(data, pairs[-1][0], pairs[0][1])}
         report([], serve, float("nan"), -1, 0, data)
         return 0
     settings = Settings(data_dir=data)
     embedder = CachedEmbedder(make_embedder(settings), args.cache)
     assistant = Assistant(settings, embedder=embedder)
+    print(f"{embedder.seed(assistant)} sentence vectors taken from the store in {data}", file=sys.stderr)
     pairs = ng_articles(args.base)
     base = [a for a, _ in pairs]
     questions = [s for _, s in pairs if s.strip()]
@@ -296,16 +314,18 @@ def main() -> int:
         embedder.save()
         docs, chunks = assistant.docstore.counts()
         qs = questions[: args.questions]
-        row = {"size": size, "docs": docs, "chunks": chunks, "build_s": built, **measure_asks(assistant, qs, args.asks)}
+        server = Assistant(settings, embedder=embedder.inner)  # asking uses the real model, never the memo
+        row = {"size": size, "docs": docs, "chunks": chunks, "build_s": built, **measure_asks(server, qs, args.asks)}
         if not args.no_langchain:
-            row.update(langchain_retriever_ms(assistant, qs, settings))
+            row.update(langchain_retriever_ms(server, qs, settings))
+        server.close()
         rows.append(row)
         print(json.dumps(row), file=sys.stderr, flush=True)
     ingest_rss = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024
     sentences = assistant.sentences.count()
     assistant.close()
     upload = ng_articles(1, skip=args.base + 50)[0][0]
-    serve = {**open_and_retrieve(data, questions[1]), **serve_checks(data, upload, questions[0])}
+    serve = {**open_and_retrieve(data, questions[1:args.questions]), **serve_checks(data, upload, questions[0])}
     report(rows, serve, ingest_rss, sentences, embedder.embedded, data)
     if args.out:
         plot(rows, args.out)
@@ -329,6 +349,7 @@ def report(rows: list[dict[str, float]], serve: dict[str, float], ingest_rss: fl
           "\n|---|---|")
     print(f"| new process: imports + opening the stores (`Assistant(settings)`) | {serve['open_s']:.1f} s |")
     print(f"| … then its first retrieval + stored sentence vectors | {serve['first_retrieval_s']:.2f} s |")
+    print(f"| … its peak RSS after retrieving for every question (no web UI) | {serve['retrieval_rss_mb']:,.0f} MB |")
     print(f"| cold start (`assistant serve` until /api/health answers) | {serve['cold_start_s']:.1f} s |")
     print(f"| first ask after start | {serve['first_ask_s']:.2f} s |")
     print(f"| upload of one article (until /api/ingest returns) | {serve['upload_s']:.1f} s |")

@@ -59,6 +59,9 @@ def test_keyword_index_is_incremental_and_survives_a_restart(tmp_path: Path) -> 
     reindexed = FtsKeywordIndex(reopened)
     assert found(reindexed, "тоннель") == ["a"] and found(reindexed, "стадион") == ["c"]
     assert found(reindexed, "Омск") == ["c"]  # the deletion persisted too
+    assert reindexed.doc_ids() == ["a", "c"]
+    reindexed.delete_doc("c")
+    assert reindexed.doc_ids() == ["a"] and found(reindexed, "стадион") == []
     reopened.close()
 
 
@@ -133,3 +136,12 @@ def test_sentence_store_checks_the_model_computes_what_is_missing_and_deletes(tm
     other.__dict__.update(assistant.embedder.__dict__)
     with pytest.raises(ModelMismatchError, match="sentences.sqlite"):
         SentenceStore(data / "sentences.sqlite", other)
+
+
+def test_stored_spans_are_the_sentences_of_the_article(assistant: Assistant) -> None:
+    doc = assistant.list_docs()[0]
+    article = assistant.get_article(doc.doc_id)
+    assert article is not None
+    assert assistant.sentences.sentence_spans(article) == sentence_spans(article.text)
+    edited = Article(article.doc_id, article.title, article.text + " Ещё одно предложение.")
+    assert assistant.sentences.sentence_spans(edited) == sentence_spans(edited.text)  # not stored: split anew
