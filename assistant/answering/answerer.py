@@ -51,7 +51,7 @@ class ExtractiveAnswerer:
         with self._lock:
             found = self._sentences.get(key)
         if found is None:
-            found = article_sentences(article)
+            found = article_sentences(article, self.vectors.sentence_spans(article))
             found.vectors = self.vectors.sentence_vectors(article, found.spans)
             with self._lock:
                 if len(self._sentences) > 20_000:

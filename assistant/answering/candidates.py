@@ -43,10 +43,10 @@ class ArticleSentences:
         return self.article.text[self.spans[i].start:self.spans[i].end]
 
 
-def article_sentences(article: Article) -> ArticleSentences:
-    """Sentences of an article, with paragraph numbers and headline/caption flags."""
+def article_sentences(article: Article, spans: list[Span] | None = None) -> ArticleSentences:
+    """Sentences of an article (given, or split now), with paragraph numbers and headline/caption flags."""
     text = article.text
-    spans = sentence_spans(text)
+    spans = sentence_spans(text) if spans is None else spans
     paragraph, headline, para = [], [], 0
     for i, span in enumerate(spans):
         if i and "\n" in text[spans[i - 1].end:span.start]:

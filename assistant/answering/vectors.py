@@ -16,7 +16,11 @@ if TYPE_CHECKING:
 
 
 class SentenceVectorSource(Protocol):
-    """L2-normalised passage vectors of an article's sentences, one row per span, in span order."""
+    """An article's sentences and their L2-normalised passage vectors, one row per span, in span order."""
+
+    def sentence_spans(self, article: Article) -> list[Span]:
+        """The article's sentences (as stored at ingest, where a store has them)."""
+        ...
 
     def sentence_vectors(self, article: Article, spans: Sequence[Span]) -> np.ndarray:
         """Rows aligned with ``spans``."""
@@ -31,6 +35,12 @@ class EmbeddedSentenceVectors:
         self.max_items = max_items
         self._vectors: dict[str, np.ndarray] = {}
         self._lock = threading.Lock()
+
+    def sentence_spans(self, article: Article) -> list[Span]:
+        """The article's sentences, split now."""
+        from ..chunking import sentence_spans
+
+        return sentence_spans(article.text)
 
     def sentence_vectors(self, article: Article, spans: Sequence[Span]) -> np.ndarray:
         """Vectors of the spans' texts, embedding only those not seen before."""
