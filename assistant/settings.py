@@ -76,8 +76,8 @@ class Settings(BaseSettings):
         "(dense similarity plus weighted term overlap).",
     )
     min_relevance: float | None = Field(
-        None, description="Decline threshold on the best quote's score; empty = the ranker's own (per language "
-        "pair for linear, 0.86 for formula).",
+        None, description="Decline threshold on the best candidate's relevance (dense similarity + 0.12 x lemma "
+        "overlap); empty = the ranker's own (per language pair for linear, 0.86 for formula).",
     )
 
     # optional generative answers
