@@ -117,8 +117,9 @@ def grow(assistant: Assistant, base: list[Article], target: int, start_rep: int)
     """Ingest replicas of the base articles until the store holds ``target`` chunks; the next replica number."""
     rep = start_rep
     while assistant.docstore.counts()[1] < target:
-        batch = [Article(doc_id=f"{a.doc_id}-r{rep}", title=a.title, text=a.text, date=a.date, source=a.source,
-                         url=a.url, path=f"bench:{a.doc_id}-r{rep}") for a in base]
+        batch = [Article(doc_id=f"{a.doc_id}-r{rep}", title=a.title, text=f"{a.text}\n\nКопия {rep}.", date=a.date,
+                         source=a.source, url=a.url, path=f"bench:{a.doc_id}-r{rep}") for a in base]
+        # a marker line makes each replica's text distinct: exact copies are stored once (assistant/dedup.py)
         for i in range(0, len(batch), 50):
             assistant.ingest_articles(batch[i:i + 50])
             if assistant.docstore.counts()[1] >= target:
