@@ -27,6 +27,7 @@ if TYPE_CHECKING:
     from datasketch import MinHash, MinHashLSH
 
 NUM_PERM = 128
+SCHEME = "affine32"  # stored signatures are read back with the scheme that made them (datasketch 2)
 SHINGLE_CHARS = 5
 DEFAULT_THRESHOLD = 0.8  # containment of the shorter text's shingles in the longer's
 CANDIDATE_JACCARD = 0.25  # LSH threshold for candidates (a short copy inside a long one has a low Jaccard)
@@ -83,7 +84,7 @@ def minhash(text: str, num_perm: int = NUM_PERM) -> MinHash:
     """The MinHash signature of a text's shingles."""
     from datasketch import MinHash
 
-    sig = MinHash(num_perm=num_perm)
+    sig = MinHash(num_perm=num_perm, scheme=SCHEME)
     sig.update_batch([s.encode("utf-8") for s in shingles(text)])
     return sig
 
@@ -161,7 +162,7 @@ class StoryIndex:
             self._lsh = MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
             rows = self._db.execute("SELECT doc_id, minhash, size, chars, date, numbers FROM stories")
             for doc_id, blob, size, chars, day, numbers in rows:
-                sig = MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(blob, dtype=np.uint64))
+                sig = MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(blob, dtype=np.uint64), scheme=SCHEME)
                 self._lsh.insert(doc_id, sig)
                 self._sigs[doc_id] = sig
                 self._profiles[doc_id] = Profile(size, chars, day, frozenset(numbers.split()))

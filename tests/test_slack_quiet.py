@@ -113,7 +113,8 @@ def test_slash_command_name_is_configurable(assistant: Assistant, tmp_path: Path
                   "trigger_id": "t", "api_app_id": "A0001"}
         unknown = urlencode({**fields, "command": "/ask", "response_url": fake.response_url("ask")})
         assert post_signed(other, unknown, "application/x-www-form-urlencoded")[0].status_code == 404
-        send_form(other, {**fields, "command": "/news", "response_url": fake.response_url("news")})
+        # each invocation has its own trigger id (replays of one are answered once: slackbot/dedupe.py)
+        send_form(other, {**fields, "command": "/news", "trigger_id": "t2", "response_url": fake.response_url("news")})
         found = fake.wait_for(lambda: fake.of("response_url"))
         time.sleep(0.5)
         assert [c.path for c in fake.of("response_url")] == ["/response/news"] == [c.path for c in found]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import re
+import threading
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -66,16 +67,24 @@ class TextInfo:
 
 
 def detect_lang(text: str) -> str:
-    """``ru`` when the text is mostly Cyrillic, else ``en``."""
+    """``ru`` when the text is mostly Cyrillic (or has no letters of either script), else ``en``."""
     cyr, lat = len(CYRILLIC.findall(text)), len(LATIN.findall(text))
-    return "ru" if cyr >= lat and cyr > 0 else "en"
+    return "ru" if cyr >= lat else "en"
 
 
-@lru_cache(maxsize=1)
+_MORPH: list[object] = []
+_MORPH_LOCK = threading.Lock()
+
+
 def _morph() -> object:
-    import pymorphy3
+    """The pymorphy3 analyzer, built once (under a lock: building two at once breaks its grammeme tables)."""
+    if not _MORPH:
+        with _MORPH_LOCK:
+            if not _MORPH:
+                import pymorphy3
 
-    return pymorphy3.MorphAnalyzer()
+                _MORPH.append(pymorphy3.MorphAnalyzer())
+    return _MORPH[0]
 
 
 @lru_cache(maxsize=200_000)

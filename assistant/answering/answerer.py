@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..types import Answer, Article, Filters, Hit
-from .analysis import detect_lang, text_info
+from .analysis import WORD_RE, detect_lang, text_info
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
 from .citing import LEAD, NO_ANSWER, cite, select
 from .features import Features, Question, Sims, featurize, focus_text, make_question, relevance
@@ -106,7 +106,7 @@ class ExtractiveAnswerer:
         """An ``Answer`` quoting the best spans ([1] = best), or the no-answer reply."""
         lang = detect_lang(question)
         cands = scored.candidates
-        if not self.relevant(scored):
+        if not self.relevant(scored) or not WORD_RE.search(question):  # no word at all: nothing was asked
             text, citations = NO_ANSWER[lang], []
         else:
             chosen = select(cands, self.settings.max_citations, self.ranker.margin, self.ranker.threshold(scored.pair))

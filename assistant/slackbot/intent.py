@@ -47,7 +47,9 @@ def _words(text: str) -> list[str]:
 
 
 def is_acknowledgement(text: str) -> bool:
-    """Thanks, «ок», a reaction or emoji only: nothing to answer."""
+    """Thanks, «ок», a reaction or emoji only: nothing to answer (a question mark makes it a question)."""
+    if "?" in text:
+        return False
     words = _words(re.sub(r":[a-z0-9_+-]+:", " ", text))  # :+1: style emoji codes
     return all(w in _ACK_WORDS or w.isdigit() for w in words)
 

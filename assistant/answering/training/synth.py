@@ -5,7 +5,6 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from functools import lru_cache
 from pathlib import Path
 
 from ...evaluation import EvalQuestion
@@ -74,11 +73,11 @@ def read_ann(path: Path) -> tuple[dict[str, Mention], list[tuple[str, str, str]]
     return entities, relations
 
 
-@lru_cache(maxsize=1)
 def _morph() -> object:
-    import pymorphy3
+    """The shared pymorphy3 analyzer."""
+    from ..analysis import _morph as shared
 
-    return pymorphy3.MorphAnalyzer()
+    return shared()
 
 
 def inflect(phrase: str, case: str) -> str:
