@@ -68,6 +68,7 @@ class Assistant:
         self.retriever.warm_up()  # the first question is no slower than the next ones
         self.sentences: SentenceStore = SentenceStore(settings.sentences_path, self.embedder)
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
+        self.answerer.warm_up()
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
         self.stories: StoryIndex = StoryIndex(settings.stories_path, settings.dedup_threshold)  # duplicate stories

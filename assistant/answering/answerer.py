@@ -45,6 +45,10 @@ class ExtractiveAnswerer:
         self._sentences: dict[tuple[str, int], ArticleSentences] = {}
         self._lock = threading.Lock()
 
+    def warm_up(self) -> None:
+        """Build the morphological analyzer now, not on the first question."""
+        text_info("Проверка готовности анализатора.")
+
     def sentences(self, article: Article) -> ArticleSentences:
         """An article's sentences and their vectors (kept until the article changes)."""
         key = (article.doc_id, hash(article.text))
