@@ -82,12 +82,12 @@ def run_ingest(assistant: Assistant, paths: list[Path], prune: bool) -> IngestRe
     bar = tqdm(total=0, unit="article", desc="ingest", file=sys.stderr, disable=None)
 
     def progress(what: str, done: int, total: int) -> None:
-        if what == "chunks":
-            bar.set_postfix(chunks_stored=done, refresh=False)
+        if what == "chunks":  # files (articles) with rate and ETA on the bar; chunks stored and their rate beside it
+            rate = done / max(1e-9, bar.format_dict["elapsed"])
+            bar.set_postfix(chunks=done, chunks_per_s=f"{rate:.1f}", refresh=False)
             return
         bar.total = total
-        bar.n = done
-        bar.refresh()
+        bar.update(done - bar.n)
 
     try:
         return assistant.ingest(paths, prune=prune, progress=progress)
