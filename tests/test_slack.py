@@ -152,14 +152,28 @@ def ask_in_dm(bot: Bot, channel: str, question: str) -> Call:
 # ---- events ----------------------------------------------------------------------------------------------------
 
 
-def test_mention_answered_in_thread_with_quote_after_ack(bot: Bot) -> None:
+def slow_answers(assistant: Assistant, monkeypatch: pytest.MonkeyPatch, seconds: float = 1.5) -> None:
+    """Make every answer take a while, so that an ack that waited for it would show."""
+    original = assistant.ask
+
+    def slow(*args: Any, **kwargs: Any) -> Any:
+        time.sleep(seconds)
+        return original(*args, **kwargs)
+
+    monkeypatch.setattr(assistant, "ask", slow)
+
+
+def test_mention_answered_in_thread_with_quote_after_ack(bot: Bot, assistant: Assistant,
+                                                         monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_answers(assistant, monkeypatch)
     channel, ts = "CMENTION", "1700000100.000100"
+    sent = time.monotonic()
     acked = send_event(bot, {"type": "app_mention", "channel": channel, "user": "U1", "ts": ts,
                              "text": f"<@{BOT_USER_ID}> {SEED_QUESTION}"})
     posts = wait_done(bot.fake, channel)
     assert len(posts) == 1
     post = posts[0]
-    assert acked < post.at, "the ack must not wait for the answer"
+    assert acked - sent < 1.0 and acked < post.at, "the ack must not wait for the answer"
     assert post.params["thread_ts"] == ts
     texts = texts_of(post.params["blocks"])
     quotes = [t for t in texts if SEED_QUOTE in t]
@@ -314,13 +328,16 @@ def test_feedback_buttons_store_ratings_and_comment(bot: Bot) -> None:
         store.close()
 
 
-def test_ask_command_is_ephemeral_and_can_be_shared(bot: Bot) -> None:
+def test_ask_command_is_ephemeral_and_can_be_shared(bot: Bot, assistant: Assistant,
+                                                    monkeypatch: pytest.MonkeyPatch) -> None:
+    slow_answers(assistant, monkeypatch)
+    sent = time.monotonic()
     acked = send_form(bot, {"command": "/ask", "text": SEED_QUESTION, "user_id": "U1", "user_name": "u1",
                             "channel_id": "CSHARE", "team_id": TEAM_ID, "trigger_id": "trigger-ask",
                             "response_url": bot.fake.response_url("ask"), "api_app_id": "A0001"})
     found = bot.fake.wait_for(lambda: [c for c in bot.fake.of("response_url") if c.path.endswith("/ask")])
     reply = found[0]
-    assert acked < reply.at and reply.params["response_type"] == "ephemeral"
+    assert acked - sent < 1.0 and acked < reply.at and reply.params["response_type"] == "ephemeral"
     assert any(SEED_QUOTE in t for t in texts_of(reply.params["blocks"]))
     buttons = buttons_of(reply.params["blocks"])
     assert buttons["share_answer"]["text"]["text"] == "Share in channel"
