@@ -76,7 +76,7 @@ _MORPH: list[object] = []
 _MORPH_LOCK = threading.Lock()
 
 
-def _morph() -> object:
+def morphology() -> object:
     """The pymorphy3 analyzer, built once (under a lock: building two at once breaks its grammeme tables)."""
     if not _MORPH:
         with _MORPH_LOCK:
@@ -94,7 +94,7 @@ def analyse_word(word: str, capitalised_inside: bool) -> Token:
     if not CYRILLIC.search(word):
         number = low.isdigit() or low in {"one", "two", "three", "four", "five", "ten", "hundred", "thousand"}
         return Token(low, name=capitalised_inside and not number, number=number)
-    parse = _morph().parse(word)[0]  # type: ignore[attr-defined]
+    parse = morphology().parse(word)[0]  # type: ignore[attr-defined]
     tag = parse.tag
     lemma = parse.normal_form.replace("ё", "е")
     name = ("Name" in tag or "Surn" in tag or "Patr" in tag) or (capitalised_inside and "Geox" not in tag

@@ -153,3 +153,8 @@ def relevance(feats: Features) -> np.ndarray:
     """How close each candidate is to the question, on an absolute scale: dense similarity + 0.12 · lemma overlap.
     The decline threshold is compared with the best of these (a ranker's scores are relative)."""
     return feats.column("dense") + 0.12 * feats.column("lex")
+
+
+def formula_score(feats: Features) -> np.ndarray:
+    """Relevance + 0.03 · length share: the hand-set ranking score (and the linear ranker's prior)."""
+    return np.asarray(relevance(feats) + 0.03 * feats.column("chars"))

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from .candidates import Candidate
-from .features import FEATURES, Features, Question
+from .features import FEATURES, Features, Question, formula_score
 from .model_file import AnswerModelError, LinearModel, builtin_path, read_model
 
 DEFAULT_MODEL = "linear-v1"
@@ -28,11 +28,6 @@ class AnswerRanker(Protocol):
     def threshold(self, pair: str) -> float:
         """The decline threshold on relevance (dense + 0.12 · overlap) for a language pair (``ru-ru``, ``en-ru``)."""
         ...
-
-
-def formula_score(feats: Features) -> np.ndarray:
-    """dense + 0.12 · overlap + 0.03 · length share: the hand-set score (and the linear ranker's prior)."""
-    return np.asarray(feats.column("dense") + 0.12 * feats.column("lex") + 0.03 * feats.column("chars"))
 
 
 class FormulaRanker:

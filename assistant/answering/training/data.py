@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...evaluation import QUOTE_LIMIT, EvalQuestion, norm, with_answers
+from ..candidates import Candidate
 
 if TYPE_CHECKING:
     from ...pipeline import Assistant
@@ -26,10 +27,10 @@ class Group:
     answerable: bool
 
 
-def label(cands: Sequence[object], answers: Sequence[str]) -> np.ndarray:
+def label(cands: Sequence[Candidate], answers: Sequence[str]) -> np.ndarray:
     """Which candidates contain a gold answer (case/space/ё-folded) and are short enough to count."""
     gold = [norm(a) for a in answers]
-    texts = [getattr(c, "text", "") for c in cands]
+    texts = [c.text for c in cands]
     return np.array([float(len(t) <= QUOTE_LIMIT and any(g in norm(t) for g in gold)) for t in texts],
                     dtype=np.float32)
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..features import FEATURES
+from ..features import FEATURES, Features, formula_score
 from .data import Group
 
 
@@ -35,8 +35,7 @@ def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
 
 def prior(x: np.ndarray) -> np.ndarray:
     """The formula ranker's score of candidate rows (dense + 0.12 · overlap + 0.03 · length share)."""
-    return np.asarray(x[:, FEATURES.index("dense")] + 0.12 * x[:, FEATURES.index("lex")]
-                      + 0.03 * x[:, FEATURES.index("chars")])
+    return formula_score(Features(FEATURES, x))
 
 
 def logistic_loss(params: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarray, offset: np.ndarray,

@@ -8,6 +8,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from ...evaluation import EvalQuestion
+from ..analysis import morphology
 
 # relation → (entity types of the asked-about argument, templates); "{a}" nominative, "{a_gent}" genitive, …
 # The answer is Arg2 unless the relation is listed in ASK_ARG1.
@@ -73,20 +74,13 @@ def read_ann(path: Path) -> tuple[dict[str, Mention], list[tuple[str, str, str]]
     return entities, relations
 
 
-def _morph() -> object:
-    """The shared pymorphy3 analyzer."""
-    from ..analysis import _morph as shared
-
-    return shared()
-
-
 def inflect(phrase: str, case: str) -> str:
     """The phrase with each word put in the case (names and nouns; anything pymorphy3 can't inflect stays)."""
     out = []
     for word in phrase.split():
-        parse = _morph().parse(word)[0]  # type: ignore[attr-defined]
+        parse = morphology().parse(word)[0]  # type: ignore[attr-defined]
         normal = parse.normal_form
-        form = _morph().parse(normal)[0].inflect({case}) if case != "nomn" else None  # type: ignore[attr-defined]
+        form = morphology().parse(normal)[0].inflect({case}) if case != "nomn" else None  # type: ignore[attr-defined]
         new = form.word if form is not None else normal
         if "Name" not in parse.tag and "Surn" not in parse.tag and "Patr" not in parse.tag and "Geox" not in parse.tag:
             new = word if case == "nomn" else new

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ...evaluation import load_jsonl
-from ..features import FEATURES
+from ..features import FEATURES, Features, relevance
 from ..model_file import FORMAT, write_model
 from .data import Group, collect
 from .fit import Fitted, fit, threshold_for, top1
@@ -106,7 +106,7 @@ def choose(synth: list[Group], dev: list[Group],
 
 def best_relevance(g: Group) -> float:
     """The most relevant candidate's relevance (dense + 0.12 · overlap) of a group."""
-    return float((g.features[:, FEATURES.index("dense")] + 0.12 * g.features[:, FEATURES.index("lex")]).max())
+    return float(relevance(Features(FEATURES, g.features)).max())
 
 
 def thresholds(dev: Sequence[Group], rubq: Sequence[Group]) -> dict[str, float]:
