@@ -23,6 +23,19 @@ def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
     return len(terms(question)) <= MAX_CONTENT_TERMS or bool(ANAPHORA.search(question))
 
 
+def refers_back(question: str, history: Sequence[Turn]) -> bool:
+    """Whether the question points back at the previous answer («А кого он сменил?», «Расскажи подробнее»)."""
+    return any(t.role == "user" for t in history) and bool(ANAPHORA.search(question))
+
+
+def last_question(history: Sequence[Turn]) -> tuple[str, list[Turn]]:
+    """The last user question of the conversation and the turns before it."""
+    for i in range(len(history) - 1, -1, -1):
+        if history[i].role == "user" and history[i].content.strip():
+            return history[i].content.strip(), list(history[:i])
+    raise ValueError("the conversation has no user question")
+
+
 def carry_over(question: str, history: Sequence[Turn], turns: int = 2) -> str:
     """The search query for a follow-up: the question plus the last user questions it refers back to."""
     if not is_follow_up(question, history):

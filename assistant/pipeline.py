@@ -8,12 +8,13 @@ import logging
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chunking import SentenceSplitter, chunk_article
-from .conversation import carry_over, is_follow_up
+from .conversation import carry_over, is_follow_up, last_question, refers_back
 from .dates import filters_from_question
 from .integrity import WriteMarker
 from .loading import Limits, LoadError, file_key, load_paths
@@ -24,6 +25,7 @@ from .types import (
     DocInfo,
     FileResult,
     Filters,
+    Hit,
     IngestReport,
     SourceRef,
     Stats,
@@ -32,11 +34,14 @@ from .types import (
 )
 
 if TYPE_CHECKING:
+    import numpy as np
+
     from .answering import ExtractiveAnswerer
+    from .answering.answerer import Scored
     from .dedup import StoryIndex
     from .embedding import Embedder
     from .generating import LLMWriter
-    from .retrieving import HybridRetriever
+    from .retrieving import HybridRetriever, Snapshot
     from .sentences import SentenceStore
     from .settings import Settings
     from .store import DocStore, VectorStore
@@ -44,6 +49,17 @@ if TYPE_CHECKING:
 log = logging.getLogger("assistant.pipeline")
 Progress = Callable[[str, int, int], None]  # ("articles", done, total) and ("chunks", stored so far, 0)
 EMBED_BATCH_CHUNKS = 64
+MAX_ANCHOR_DEPTH = 3  # follow-ups of follow-ups: how far back the previous answers are recomputed
+
+
+@dataclass
+class Searched:
+    """What the quotes are scored against: the query, its vector, and the chunks to quote from."""
+
+    query: str
+    vector: np.ndarray
+    hits: list[Hit]
+    context: Searched | None = None  # an anchored follow-up: the conversation's query, which decides declining
 
 
 class Assistant:
@@ -231,7 +247,8 @@ class Assistant:
         """Answer a question from the corpus with verbatim quotes (or say the corpus holds no answer)."""
         return self.trace(question, history, filters).answer
 
-    def trace(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None) -> Trace:
+    def trace(self, question: str, history: Sequence[Turn] | None = None, filters: Filters | None = None,
+              _depth: int = 0) -> Trace:
         """``ask``, also returning the hits and the article ranking behind the answer."""
         started = time.perf_counter()
         question, notes = self.bound_question(question)
@@ -243,8 +260,10 @@ class Assistant:
         qvec = self.embedder.embed_query(search_query)
         snap = self.retriever.snapshot()  # one version of the corpus for retrieval and quote scoring alike
         hits = self.retriever.retrieve(search_query, qvec, self.settings.top_k, filters, snap)
+        found = self._anchored(without_date, history, filters, Searched(search_query, qvec, hits), _depth)
+        hits = found.hits
         articles = {h.chunk.doc_id: self._article(h.chunk.doc_id) for h in hits}
-        scored = self.answerer.score(search_query, qvec, hits, articles, snap.keyword.idf, snap.version)
+        scored = self._score(found, articles, snap)
         answer = self.answerer.answer(question, scored, articles, filters, search_query)
         answer.notes.extend(notes)
         self._collapse_stories(answer)
@@ -290,6 +309,30 @@ class Assistant:
         except LLMError as exc:
             notes.append(f"LLM unavailable, follow-up handled without it: {exc}")
             return carry_over(question, history)
+
+    def _score(self, found: Searched, articles: dict[str, Article], snap: Snapshot) -> Scored:
+        """The quotes ranked against the query; an anchored follow-up is declined only when the conversation's
+        query (follow-up plus the earlier question) is not relevant either: «А когда это было?» alone is vague."""
+        scored = self.answerer.score(found.query, found.vector, found.hits, articles, snap.keyword.idf, snap.version)
+        if found.context is not None:
+            wide = self.answerer.score(found.context.query, found.context.vector, found.hits, articles,
+                                       snap.keyword.idf, snap.version)
+            scored.best_relevance = max(scored.best_relevance, wide.best_relevance)
+        return scored
+
+    def _anchored(self, question: str, history: list[Turn], filters: Filters, found: Searched,
+                  depth: int) -> Searched:
+        """A follow-up that points back («А кого он сменил?») is answered from the article quoted first in the
+        previous answer, scored against the follow-up alone (the earlier question would pull back its own answer)."""
+        if depth >= MAX_ANCHOR_DEPTH or not refers_back(question, history):
+            return found
+        earlier, before = last_question(history)
+        previous = self.trace(earlier, before, filters, depth + 1).answer.citations
+        anchor = previous[0].doc_id if previous else None
+        if anchor is None or anchor not in {h.chunk.doc_id for h in found.hits}:  # the conversation moved on
+            return found
+        hits = [Hit(chunk=c, score=1.0) for c in self.docstore.chunks_of(anchor)]
+        return Searched(question, self.embedder.embed_query(question), hits, context=found)
 
     def _generate(self, answer: Answer, articles: dict[str, Article], history: list[Turn]) -> None:
         """Replace the extractive text by the LLM's answer; the verified extractive quotes stay as citations."""

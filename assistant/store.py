@@ -138,6 +138,15 @@ class DocStore:
             ).fetchall()
         return [Chunk(doc_id=r[0], index=r[1], start=r[2], end=r[3], text=r[4]) for r in rows]
 
+    def chunks_of(self, doc_id: str) -> list[Chunk]:
+        """Every chunk of one article, in order, text cut from the article."""
+        with self._tx() as conn:
+            rows = conn.execute(
+                'SELECT c.idx, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start) FROM chunks c '
+                "JOIN articles a USING (doc_id) WHERE c.doc_id = ? ORDER BY c.idx", (doc_id,)
+            ).fetchall()
+        return [Chunk(doc_id=doc_id, index=r[0], start=r[1], end=r[2], text=r[3]) for r in rows]
+
     def chunks_by_ids(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """The stored chunks of these ids (``doc_id:idx``), text cut from the article; unknown ids are left out."""
         out: dict[str, Chunk] = {}

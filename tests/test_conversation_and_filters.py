@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from datetime import date
 
 import pytest
@@ -9,9 +10,9 @@ import pytest
 from assistant.conversation import carry_over, is_follow_up
 from assistant.dates import filters_from_question
 from assistant.pipeline import Assistant
-from assistant.types import Filters, Turn
+from assistant.types import Article, Filters, Turn
 
-from .conftest import SEED_QUESTION, SEED_QUOTE
+from .conftest import SEED_QUESTION, SEED_QUOTE, make_settings
 
 TODAY = date(2025, 10, 28)
 SEED_DOC_PREFIX = "000_348cd98c955992e8"
@@ -73,3 +74,45 @@ def test_date_filter_with_nothing_in_range_declines(assistant: Assistant) -> Non
     answer = assistant.ask("Какие документы были подписаны во время визита в 2019 году?")
     assert not answer.answered and "В корпусе нет ответа" in answer.text
     assert "2019-01-01" in answer.plain_text()
+
+
+PETRAEUS = Article(
+    doc_id="petraeus", title="Генерал Дэвид Петреус возглавил ЦРУ",
+    text=("Генерал Дэвид Петреус возглавил ЦРУ\n\n"
+          "Сенат США 30 июня 2011 года единогласно утвердил генерала Дэвида Петреуса директором Центрального "
+          "разведывательного управления.\n\n"
+          "На этом посту Петреус сменит Леона Панетту, который стал министром обороны.\n\n"
+          "До назначения генерал командовал войсками коалиции в Афганистане."),
+    source="Викиновости")
+HASPEL = Article(
+    doc_id="haspel", title="ЦРУ впервые возглавила женщина",
+    text=("ЦРУ впервые возглавила женщина\n\n"
+          "Сенат США 17 мая 2018 года утвердил Джину Хаспел на посту директора ЦРУ.\n\n"
+          "Хаспел сменила на посту главы разведки Майка Помпео, который стал госсекретарём.\n\n"
+          "Она стала первой женщиной во главе разведки США."),
+    source="Викиновости")
+CIA_QUESTION = "Кого Сенат США утвердил директором ЦРУ в 2011 году?"
+
+
+@pytest.fixture(scope="module")
+def cia(tmp_path_factory: pytest.TempPathFactory, assistant: Assistant) -> Iterator[Assistant]:
+    """Two undated stories about two CIA directors, seven years apart."""
+    helper = Assistant(make_settings(tmp_path_factory.mktemp("cia")), embedder=assistant.embedder)
+    helper.ingest_articles([PETRAEUS, HASPEL])
+    yield helper
+    helper.close()
+
+
+def test_a_year_named_in_the_question_must_be_named_by_the_article(cia: Assistant) -> None:
+    assert cia.ask(CIA_QUESTION).citations[0].doc_id == "petraeus"
+    absent = cia.ask("Кого Сенат США утвердил директором ЦРУ в 2022 году?")
+    assert not absent.answered and any("2022" in n for n in absent.notes)
+
+
+def test_follow_up_pointing_back_is_answered_from_the_previous_answers_article(cia: Assistant) -> None:
+    first = cia.ask(CIA_QUESTION)
+    history = [Turn("user", CIA_QUESTION), Turn("assistant", first.plain_text())]
+    follow = cia.ask("А кого он сменил на этом посту?", history=history)
+    assert follow.citations[0].doc_id == "petraeus" and "Леона Панетту" in follow.citations[0].quote
+    vague = cia.ask("А когда это было?", history=history)  # vague alone, relevant with the earlier question
+    assert vague.answered and vague.citations[0].doc_id == "petraeus"

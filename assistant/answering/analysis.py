@@ -20,6 +20,7 @@ MONTHS = ("январ", "феврал", "март", "апрел", "мая", "м�
           "декабр", "january", "february", "march", "april", "june", "july", "august", "september", "october",
           "november", "december")
 YEAR_RE = re.compile(r"\b(1[6-9]\d\d|20\d\d)\b")
+ANCHOR_YEAR_RE = re.compile(r"(?<![\d.,])(1[6-9]\d\d|20\d\d)(?![\d.,]\d|\d)")  # «2011», «2011г.», «2011-м»
 NUMBER_RE = re.compile(r"\d")
 NUMBER_WORDS = _words("""один одна два две три четыре пять шесть семь восемь девять десять одиннадцать двенадцать
 пятнадцать двадцать тридцать сорок пятьдесят сто двести тысяча миллион миллиард несколько десяток дюжина
@@ -64,6 +65,11 @@ class TextInfo:
     has_date: bool
     has_cause: bool
     anaphoric: bool  # starts with a word that points back («Он», «Это», «По этой причине»)
+
+
+def years(text: str) -> frozenset[str]:
+    """The years a text names (four digits, 1600–2099, standing alone: «в 2011 году», «2011г.»)."""
+    return frozenset(ANCHOR_YEAR_RE.findall(text))
 
 
 def detect_lang(text: str) -> str:

@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
+import re
 import threading
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 from ..types import Answer, Article, Filters, Hit
-from .analysis import WORD_RE, detect_lang, text_info
+from .analysis import WORD_RE, detect_lang, text_info, years
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
 from .citing import LEAD, NO_ANSWER, cite, select
 from .features import Features, Question, Sims, featurize, focus_text, make_question, relevance
@@ -31,6 +32,26 @@ class Scored:
     pair: str = "ru-ru"
     features: Features | None = None
     best_relevance: float = 0.0  # the most relevant candidate's relevance: what declining is decided on
+    notes: list[str] = field(default_factory=list)  # why candidates were set aside, for the user
+
+
+def names_years(article: Article, wanted: frozenset[str]) -> bool:
+    """Whether the article names every one of these years (in its title or text, or by its date)."""
+    text = f"{article.title}\n{article.text}"
+    return all(re.search(rf"(?<!\d){y}(?!\d)", text) or (article.date or "").startswith(y) for y in wanted)
+
+
+def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
+    """Only candidates of articles naming the years the question names (another year's story does not answer).
+
+    Returns the kept candidates and, when none is left, a note saying why.
+    """
+    wanted = years(query)
+    if not wanted:
+        return cands, ""
+    meets = {d: names_years(articles[d], wanted) for d in {c.doc_id for c in cands}}
+    kept = [c for c in cands if meets[c.doc_id]]
+    return kept, "" if kept else f"no article found mentions {', '.join(sorted(wanted))}"
 
 
 class ExtractiveAnswerer:
@@ -71,8 +92,10 @@ class ExtractiveAnswerer:
             by_doc.setdefault(hit.chunk.doc_id, []).append(hit)
         sents = {d: self.sentences(articles[d]) for d in by_doc}
         cands = [c for d, hs in by_doc.items() for c in candidates_for(sents[d], hs, self.settings.max_quote_chars)]
+        cands, note = year_anchored(query, cands, articles)
+        notes = [note] if note else []
         if not cands:
-            return Scored([], list(by_doc))
+            return Scored([], list(by_doc), notes=notes)
         question = make_question(query, idf)
         question, sims = self.similarities(question, query_vector, sents)
         feats = featurize(question, cands, sents, sims)
@@ -84,7 +107,7 @@ class ExtractiveAnswerer:
         feats = Features(feats.names, feats.matrix[order])
         ranking = list(dict.fromkeys([c.doc_id for c in ranked] + list(by_doc)))
         pair = f"{detect_lang(query)}-{detect_lang(articles[ranked[0].doc_id].text[:400])}"
-        return Scored(ranked, ranking, pair, feats, float(rel.max()))
+        return Scored(ranked, ranking, pair, feats, float(rel.max()), notes)
 
     def similarities(self, question: Question, query_vector: np.ndarray,
                      sents: dict[str, ArticleSentences]) -> tuple[Question, dict[str, Sims]]:
@@ -116,4 +139,4 @@ class ExtractiveAnswerer:
             chosen = select(cands, self.settings.max_citations, self.ranker.margin, self.ranker.threshold(scored.pair))
             text, citations = LEAD[lang], cite(chosen, articles)
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
-                      filters_applied=filters, search_query=search_query)
+                      filters_applied=filters, search_query=search_query, notes=list(scored.notes))
