@@ -98,13 +98,15 @@ def run_ingest(assistant: Assistant, paths: list[Path], prune: bool) -> IngestRe
 
 
 def print_report(report: IngestReport) -> None:
-    """The summary line, then each failure with its reason."""
+    """A line per stored, removed or duplicate file, each failure with its reason, then the summary line."""
     for result in report.results:
         if result.status in ("added", "updated", "removed"):
             click.echo(f"{result.status:8} {result.path} ({result.chunks} chunks)" if result.chunks else
                        f"{result.status:8} {result.path}")
             if result.reason:
                 click.echo(f"note     {result.path}: {result.reason}", err=True)
+        elif result.status == "duplicate":  # an exact copy of a stored article: not stored again, not a failure
+            click.echo(f"duplicate {result.path}: {result.reason}" if result.reason else f"duplicate {result.path}")
     for result in report.failed:
         click.echo(f"failed   {result.path}: {result.reason}", err=True)
     click.echo(report.summary())

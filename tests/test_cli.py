@@ -86,3 +86,11 @@ def test_dates_in_the_web_chat_formats_filter_like_iso(data: Path) -> None:
                                                                    "sources": []}
     assert dotted["citations"] == iso["citations"] and dotted["citations"]
     assert {c["date"] for c in dotted["citations"]} == {SEED_DATE}
+
+
+def test_ingest_prints_a_line_for_an_exact_copy(data: Path, tmp_path: Path) -> None:
+    shutil.copy(CORPUS / SEED_FILE, tmp_path / "seed_copy.txt")
+    proc = run(["ingest", str(tmp_path)], data)
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("duplicate ")]
+    assert "seed_copy.txt: the same text as 000_348cd98c955992e8" in line
+    assert proc.stdout.strip().splitlines()[-1].endswith("failed 0, duplicate 1")
