@@ -6,9 +6,11 @@ import json
 import sys
 from datetime import date
 from pathlib import Path
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import click
+
+from .dates import ACCEPTED_FORMATS, parse_user_date
 
 if TYPE_CHECKING:
     from .pipeline import Assistant
@@ -96,40 +98,52 @@ def run_ingest(assistant: Assistant, paths: list[Path], prune: bool) -> IngestRe
 
 
 def print_report(report: IngestReport) -> None:
-    """The summary line, then each failure with its reason."""
+    """A line per stored, removed or duplicate file, each failure with its reason, then the summary line."""
     for result in report.results:
         if result.status in ("added", "updated", "removed"):
             click.echo(f"{result.status:8} {result.path} ({result.chunks} chunks)" if result.chunks else
                        f"{result.status:8} {result.path}")
             if result.reason:
                 click.echo(f"note     {result.path}: {result.reason}", err=True)
+        elif result.status == "duplicate":  # an exact copy of a stored article: not stored again, not a failure
+            click.echo(f"duplicate {result.path}: {result.reason}" if result.reason else f"duplicate {result.path}")
     for result in report.failed:
         click.echo(f"failed   {result.path}: {result.reason}", err=True)
     click.echo(report.summary())
 
 
-def parse_filters(date_from: str | None, date_to: str | None, sources: tuple[str, ...]) -> Filters:
+class UserDate(click.ParamType):
+    """A date option in any format the web chat takes (2025-10-27, 27.10.2025, 27 октября 2025)."""
+
+    name = "date"
+
+    def convert(self, value: Any, param: click.Parameter | None, ctx: click.Context | None) -> date | None:
+        """The date, or a usage error naming the option and the accepted formats."""
+        if isinstance(value, date):
+            return value
+        try:
+            return parse_user_date(value, param.opts[0] if param else "date")
+        except ValueError as exc:
+            raise click.UsageError(str(exc), ctx) from None
+
+
+def parse_filters(date_from: date | None, date_to: date | None, sources: tuple[str, ...]) -> Filters:
     """Filters from CLI options."""
     from .types import Filters
 
-    try:
-        return Filters(
-            date_from=date.fromisoformat(date_from) if date_from else None,
-            date_to=date.fromisoformat(date_to) if date_to else None,
-            sources=tuple(sources),
-        )
-    except ValueError as exc:
-        raise click.BadParameter(f"dates are YYYY-MM-DD ({exc})") from exc
+    return Filters(date_from=date_from, date_to=date_to, sources=tuple(sources))
 
 
 @main.command()
 @click.argument("question")
 @click.option("--json", "as_json", is_flag=True, help="Print the answer as JSON.")
-@click.option("--from", "date_from", default=None, help="Only articles dated on or after YYYY-MM-DD.")
-@click.option("--to", "date_to", default=None, help="Only articles dated on or before YYYY-MM-DD.")
+@click.option("--from", "date_from", type=UserDate(), default=None,
+              help=f"Only articles dated on or after DATE: {ACCEPTED_FORMATS}.")
+@click.option("--to", "date_to", type=UserDate(), default=None,
+              help=f"Only articles dated on or before DATE: {ACCEPTED_FORMATS}.")
 @click.option("--source", "sources", multiple=True, help="Only articles from this source (repeatable).")
 @data_dir_option
-def ask(question: str, as_json: bool, date_from: str | None, date_to: str | None, sources: tuple[str, ...],
+def ask(question: str, as_json: bool, date_from: date | None, date_to: date | None, sources: tuple[str, ...],
         data_dir: Path | None) -> None:
     """Answer QUESTION with quoted passages from the stored articles."""
     settings = load_settings(data_dir)

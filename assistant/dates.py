@@ -1,11 +1,13 @@
-"""Dates named in a question («в октябре 2025», «вчера», "in 2016") become date filters."""
+"""Dates named in a question («в октябре 2025», «вчера», "in 2016") become date filters; dates typed in a filter
+field or option, or an article's date field (2025-10-27, 27.10.2025, «27 октября 2025») are read here too."""
 
 from __future__ import annotations
 
 import calendar
 import re
 from dataclasses import dataclass
-from datetime import date, timedelta
+from datetime import date, datetime, timedelta
+from typing import Any
 
 from .types import Filters
 
@@ -15,6 +17,8 @@ EN_MONTHS = {m.lower(): i for i, m in enumerate(calendar.month_name) if m}
 RU_MONTH_RE = r"(январ[яеь]|феврал[яеь]|марта?|марте|апрел[яеь]|ма[яе]|май|июн[яеь]|июл[яеь]|августа?|августе|сентябр[яеь]|октябр[яеь]|ноябр[яеь]|декабр[яеь])"
 EN_MONTH_RE = r"(" + "|".join(EN_MONTHS) + r")"
 YEAR_RE = r"((?:19|20)\d{2})"
+ISO_PREFIX_RE = re.compile(r"(\d{4}-\d{2}-\d{2})")
+ACCEPTED_FORMATS = "YYYY-MM-DD (2025-10-27), 27.10.2025 or a written date (27 октября 2025, Oct 27 2025)"
 
 PATTERNS: list[tuple[str, re.Pattern[str]]] = [
     ("iso", re.compile(r"\b(\d{4})-(\d{2})-(\d{2})\b")),
@@ -116,3 +120,37 @@ def filters_from_question(question: str, given: Filters, today: date) -> tuple[F
         return given, question
     rest = re.sub(r"\s+([?!.,])", r"\1", " ".join(question.replace(mention.phrase, " ").split()))
     return Filters(date_from=mention.date_from, date_to=mention.date_to, sources=given.sources), rest
+
+
+def parse_date(value: Any, field_name: str = "date") -> str | None:
+    """ISO ``YYYY-MM-DD`` from a date, an ISO string or a written date (Russian or English); None if empty."""
+    if value in (None, ""):
+        return None
+    if isinstance(value, datetime):
+        return value.date().isoformat()
+    if isinstance(value, date):
+        return value.isoformat()
+    text = str(value).strip()
+    iso = ISO_PREFIX_RE.match(text)
+    if iso:
+        try:
+            return date.fromisoformat(iso.group(1)).isoformat()
+        except ValueError:
+            pass
+    import dateparser
+
+    parsed = dateparser.parse(text, languages=["ru", "en"], settings={"DATE_ORDER": "DMY"})
+    if parsed is None:
+        raise ValueError(f'field "{field_name}": cannot read {text!r} as a date; use YYYY-MM-DD')
+    return parsed.date().isoformat()
+
+
+def parse_user_date(text: str | None, field: str) -> date | None:
+    """A date a user typed (a filter); None if empty; a ValueError naming ``field`` if it is not a date."""
+    if text is None or not text.strip():
+        return None
+    try:
+        iso = parse_date(text.strip(), field)
+    except ValueError:
+        raise ValueError(f"{field}: {text.strip()!r} is not a date; use {ACCEPTED_FORMATS}") from None
+    return date.fromisoformat(iso) if iso else None

@@ -7,12 +7,12 @@ import json
 import re
 from collections.abc import Iterable, Iterator
 from dataclasses import dataclass, replace
-from datetime import date, datetime
 from pathlib import Path
 from typing import Any
 
 import yaml
 
+from .dates import parse_date
 from .markup import clean_markup
 from .types import Article
 
@@ -310,26 +310,3 @@ def make_doc_id(path: Path, lineno: int | None, title: str) -> str:
     name = f"{path.parent.name}/{path.name}"
     key = f"{name}\n{title}" if lineno else name
     return f"{stem}-{hashlib.sha1(key.encode('utf-8')).hexdigest()[:8]}"
-
-
-def parse_date(value: Any, field_name: str = "date") -> str | None:
-    """ISO ``YYYY-MM-DD`` from a date, an ISO string or a written date (Russian or English); None if empty."""
-    if value in (None, ""):
-        return None
-    if isinstance(value, datetime):
-        return value.date().isoformat()
-    if isinstance(value, date):
-        return value.isoformat()
-    text = str(value).strip()
-    iso = re.match(r"(\d{4}-\d{2}-\d{2})", text)
-    if iso:
-        try:
-            return date.fromisoformat(iso.group(1)).isoformat()
-        except ValueError:
-            pass
-    import dateparser
-
-    parsed = dateparser.parse(text, languages=["ru", "en"], settings={"DATE_ORDER": "DMY"})
-    if parsed is None:
-        raise ValueError(f'field "{field_name}": cannot read {text!r} as a date; use YYYY-MM-DD')
-    return parsed.date().isoformat()

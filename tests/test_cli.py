@@ -69,9 +69,28 @@ def test_stats(data: Path) -> None:
 
 
 def test_bad_dates_and_backends_are_clear_errors(data: Path) -> None:
-    bad_date = run(["ask", SEED_QUESTION, "--from", "27.10.2025"], data, check=False)
-    assert bad_date.returncode == 2 and "YYYY-MM-DD" in bad_date.stderr
+    bad_date = run(["ask", SEED_QUESTION, "--from", "someday"], data, check=False)
+    assert bad_date.returncode == 2 and "Traceback" not in bad_date.stderr
+    assert "--from: 'someday' is not a date" in bad_date.stderr and "27.10.2025" in bad_date.stderr
     env_backend = subprocess.run([sys.executable, "-m", "assistant.cli", "stats"], capture_output=True, text=True,
                                  env={**os.environ, "ASSISTANT_DATA_DIR": str(data), "ASSISTANT_EMBEDDINGS": "w2v"},
                                  timeout=120)
     assert env_backend.returncode == 1 and "ASSISTANT_EMBEDDINGS='w2v' is not a known backend" in env_backend.stderr
+
+
+def test_dates_in_the_web_chat_formats_filter_like_iso(data: Path) -> None:
+    dotted = json.loads(run(["ask", SEED_QUESTION, "--json", "--from", "27.10.2025", "--to", "27 октября 2025"],
+                            data).stdout)
+    iso = json.loads(run(["ask", SEED_QUESTION, "--json", "--from", "2025-10-27", "--to", "2025-10-27"], data).stdout)
+    assert dotted["filters_applied"] == iso["filters_applied"] == {"date_from": SEED_DATE, "date_to": SEED_DATE,
+                                                                   "sources": []}
+    assert dotted["citations"] == iso["citations"] and dotted["citations"]
+    assert {c["date"] for c in dotted["citations"]} == {SEED_DATE}
+
+
+def test_ingest_prints_a_line_for_an_exact_copy(data: Path, tmp_path: Path) -> None:
+    shutil.copy(CORPUS / SEED_FILE, tmp_path / "seed_copy.txt")
+    proc = run(["ingest", str(tmp_path)], data)
+    (line,) = [line for line in proc.stdout.splitlines() if line.startswith("duplicate ")]
+    assert "seed_copy.txt: the same text as 000_348cd98c955992e8" in line
+    assert proc.stdout.strip().splitlines()[-1].endswith("failed 0, duplicate 1")

@@ -9,9 +9,9 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..dates import parse_user_date
 from ..feedback import FeedbackStore
 from ..loading import SUPPORTED
-from ..loading import parse_date as read_date
 from ..types import Answer, DocInfo, FileResult, Filters, Turn
 
 if TYPE_CHECKING:
@@ -25,16 +25,12 @@ class InputError(ValueError):
 
 def parse_date(value: object, name: str) -> date | None:
     """A date from ``2025-10-27``, ``27.10.2025`` or a written date («27 октября 2025», "Oct 27 2025"); None if empty."""
-    if value is None or (isinstance(value, str) and not value.strip()):
-        return None
-    if not isinstance(value, str):
+    if value is not None and not isinstance(value, str):
         raise InputError(f"{name}: expected a date such as 2025-10-27 (YYYY-MM-DD), got {value!r}")
     try:
-        iso = read_date(value.strip(), name)
-    except ValueError:
-        raise InputError(f"{name}: {value.strip()!r} is not a date; use YYYY-MM-DD (2025-10-27), 27.10.2025 "
-                         "or a written date (27 октября 2025, Oct 27 2025)") from None
-    return date.fromisoformat(iso) if iso else None
+        return parse_user_date(value, name)
+    except ValueError as exc:
+        raise InputError(str(exc)) from None
 
 
 def parse_filters(date_from: object = None, date_to: object = None, sources: object = None) -> Filters:
