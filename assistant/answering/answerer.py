@@ -32,6 +32,7 @@ class Scored:
     pair: str = "ru-ru"
     features: Features | None = None
     best_relevance: float = 0.0  # the most relevant candidate's relevance: what declining is decided on
+    best_score: float = 0.0  # the ranker's score of the first candidate: declining is decided on it too
     notes: list[str] = field(default_factory=list)  # why candidates were set aside, for the user
 
 
@@ -107,7 +108,7 @@ class ExtractiveAnswerer:
         feats = Features(feats.names, feats.matrix[order])
         ranking = list(dict.fromkeys([c.doc_id for c in ranked] + list(by_doc)))
         pair = f"{detect_lang(query)}-{detect_lang(articles[ranked[0].doc_id].text[:400])}"
-        return Scored(ranked, ranking, pair, feats, float(rel.max()), notes)
+        return Scored(ranked, ranking, pair, feats, float(rel.max()), float(scores.max()), notes)
 
     def similarities(self, question: Question, query_vector: np.ndarray,
                      sents: dict[str, ArticleSentences]) -> tuple[Question, dict[str, Sims]]:
@@ -125,8 +126,10 @@ class ExtractiveAnswerer:
         return question, out
 
     def relevant(self, scored: Scored) -> bool:
-        """Whether anything retrieved is close enough to the question to be quoted (per language pair)."""
-        return bool(scored.candidates) and scored.best_relevance >= self.ranker.threshold(scored.pair)
+        """Whether anything retrieved is close enough to the question, and likely enough to answer it, to be quoted
+        (both thresholds per language pair)."""
+        return (bool(scored.candidates) and scored.best_relevance >= self.ranker.threshold(scored.pair)
+                and scored.best_score >= self.ranker.min_score(scored.pair))
 
     def answer(self, question: str, scored: Scored, articles: dict[str, Article], filters: Filters,
                search_query: str) -> Answer:
