@@ -23,6 +23,7 @@ if TYPE_CHECKING:
 
 RRF_K = 60
 DEPTH = 3  # each retriever returns this many times k chunks before fusion
+LEADERS = 2  # each retriever's best chunks that are kept even when the other retriever did not find them
 
 
 class KeywordView:
@@ -63,6 +64,16 @@ class Snapshot:
         return {c.chunk_id: i for i, c in enumerate(self.chunks)}
 
 
+def with_leaders(fused: dict[str, float], rankings: list[list[str]], k: int, leaders: int = LEADERS) -> list[str]:
+    """The fused order, except that each ranking's first ``leaders`` ids are in the first ``k`` (fusion alone drops
+    a chunk only one retriever found, however clearly: «Костенок» is rare, the rest of the question is not)."""
+    order = sorted(fused, key=lambda cid: -fused[cid])
+    must = list(dict.fromkeys(cid for ranking in rankings for cid in ranking[:leaders]))
+    room = max(0, k - sum(1 for cid in must if cid not in order[:k]))
+    first = set(order[:room]) | set(must)
+    return [cid for cid in order if cid in first] + [cid for cid in order if cid not in first]
+
+
 def rrf(rankings: list[list[str]], k: int = RRF_K) -> dict[str, float]:
     """Reciprocal-rank fusion of several ranked id lists."""
     fused: dict[str, float] = {}
@@ -100,14 +111,15 @@ class HybridRetriever:
         depth = k * DEPTH
         dense = self.vectors.search(query_vector.tolist(), depth, filters)
         keyword = [(h.chunk_id, h.score) for h in self.keyword.search(query, depth, filters)]
-        fused = rrf([[cid for cid, _ in dense], [cid for cid, _ in keyword]])
+        rankings = [[cid for cid, _ in dense], [cid for cid, _ in keyword]]
+        fused = rrf(rankings)
         dense_rank = {cid: r for r, (cid, _) in enumerate(dense)}
         kw_rank = {cid: r for r, (cid, _) in enumerate(keyword)}
-        ranked = sorted(fused.items(), key=lambda kv: -kv[1])
-        chunks = self.docstore.chunks_by_ids([cid for cid, _ in ranked[: k + 4]])  # a few spare: ids just deleted
+        ranked = with_leaders(fused, rankings, k)
+        chunks = self.docstore.chunks_by_ids(ranked[: k + 4])  # a few spare: ids just deleted
         return [
-            Hit(chunk=chunks[cid], score=score, dense_rank=dense_rank.get(cid), keyword_rank=kw_rank.get(cid))
-            for cid, score in ranked if cid in chunks
+            Hit(chunk=chunks[cid], score=fused[cid], dense_rank=dense_rank.get(cid), keyword_rank=kw_rank.get(cid))
+            for cid in ranked if cid in chunks
         ][:k]
 
 

@@ -145,3 +145,15 @@ def test_stored_spans_are_the_sentences_of_the_article(assistant: Assistant) -> 
     assert assistant.sentences.sentence_spans(article) == sentence_spans(article.text)
     edited = Article(article.doc_id, article.title, article.text + " Ещё одно предложение.")
     assert assistant.sentences.sentence_spans(edited) == sentence_spans(edited.text)  # not stored: split anew
+
+
+def test_fusion_keeps_each_retrievers_best_chunks() -> None:
+    from assistant.retrieving import rrf, with_leaders
+
+    dense = ["a", "b", "c", "d", "e"]
+    keyword = ["rare-name", "a", "b", "c", "d"]  # only the keyword search found the chunk naming «Костенок»
+    fused = rrf([dense, keyword])
+    assert "rare-name" not in sorted(fused, key=lambda c: -fused[c])[:3]  # plain fusion drops it
+    order = with_leaders(fused, [dense, keyword], 3)
+    assert order[:3] == ["a", "b", "rare-name"] and sorted(order) == sorted(fused)
+    assert with_leaders(fused, [dense, keyword], 8)[:5] == sorted(fused, key=lambda c: -fused[c])[:5]
