@@ -10,6 +10,7 @@ NO_ANSWER = {
     "en": "The corpus holds no answer to this question.",
 }
 LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
+EXTRA_SLACK = 0.1  # quotes after [1] may be this much less relevant than a question needs to be answered at all
 
 
 def overlaps(a: Candidate, b: Candidate) -> bool:
@@ -18,12 +19,13 @@ def overlaps(a: Candidate, b: Candidate) -> bool:
 
 
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:
-    """The best-scored candidate, then others that don't overlap those chosen, are relevant and within margin."""
+    """The best-scored candidate, then others that don't overlap those chosen, are still on the topic and within
+    margin: the alternatives a reader checks when [1] does not answer (relevance decides whether to answer, not them)."""
     chosen: list[Candidate] = [scored[0]]
     for cand in scored[1:]:
         if len(chosen) >= max_citations or cand.score < scored[0].score - margin:
             break
-        if cand.relevance >= threshold and not any(overlaps(c, cand) for c in chosen):
+        if cand.relevance >= threshold - EXTRA_SLACK and not any(overlaps(c, cand) for c in chosen):
             chosen.append(cand)
     return chosen
 

@@ -31,6 +31,7 @@ if TYPE_CHECKING:
 C_GRID = (0.3, 1.0, 3.0)  # inverse L2 strengths compared by cross-validation
 PRIOR_WEIGHTS = (0.0, 100.0)  # the formula's score as an offset: 0 = learn from scratch
 PRIOR_TOLERANCE = 0.025  # the prior is kept while it costs at most this much cross-validated dev accuracy
+MARGIN = 8.0  # quotes after [1] are shown while their logit is within this of the best (e^8: nearly always)
 MAX_DECLINED = 0.04  # answerable questions of the dev set a threshold may decline
 RUBQ_DECLINED = 0.92  # general-knowledge questions (RuBQ) against the demo news corpus that must be declined
 
@@ -230,7 +231,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     floors = score_floors(dev, out_of_fold_best(tune, synth, chosen), relevance_th)
     payload = {
         "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
-        "coef": fitted.coef.tolist(), "intercept": fitted.intercept, "prior_weight": fitted.prior_weight, "margin": 2.0,
+        "coef": fitted.coef.tolist(), "intercept": fitted.intercept, "prior_weight": fitted.prior_weight, "margin": MARGIN,
         "thresholds": relevance_th, "min_scores": floors,
         "embedder_model_id": assistant.embedder.model_id,
         "trained": {"commit": git_commit(), "seed": args.seed, **chosen, "cv_dev_tune_top1": grid,
