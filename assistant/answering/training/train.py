@@ -92,13 +92,13 @@ def choose(synth: list[Group], dev: list[Group],
     """Regularisation, prior and synthetic weight by cross-validation on dev-tune; then fit on all of it.
 
     The dev set is small and news-only: among settings within PRIOR_TOLERANCE of the best, the strongest prior
-    (the formula's ranking, which generalises beyond news) wins.
+    (the formula's ranking, which generalises beyond news) wins, then the strongest regularisation (smallest C).
     """
     tune = [g for g in dev if g.answerable and tune_split(g.qid)]
     grid = {(c, sw, pw): cv_top1(tune, synth, c, sw, pw)
             for c in C_GRID for sw in synth_weights for pw in PRIOR_WEIGHTS}
     top = max(grid.values())
-    c, sw, pw = max((k for k, v in grid.items() if v >= top - PRIOR_TOLERANCE), key=lambda k: (k[2], grid[k], -k[1]))
+    c, sw, pw = max((k for k, v in grid.items() if v >= top - PRIOR_TOLERANCE), key=lambda k: (k[2], -k[0], grid[k], -k[1]))
     extra = synth if sw > 0 else []
     fitted = fit(extra + tune, c, [sw] * len(extra) + [1.0] * len(tune), pw)
     chosen = {"C": c, "synthetic_weight": sw, "prior_weight": pw}
