@@ -203,3 +203,15 @@ def test_score_floors_keep_the_answerable_and_exist_only_where_they_decline_some
     oof = {g.qid: float(g.qid.rpartition("-")[2]) for g in dev if g.answerable} | {"u-ru": -5.0, "u-en": 100.0}
     floors = score_floors(dev, oof, {"ru-ru": 0.9, "en-ru": 0.9})
     assert set(floors) == {"ru-ru"} and 0.99 < floors["ru-ru"] < 1.0  # declines a0 only: 1 of 25 ≤ 4 %
+
+
+def test_short_articles_are_not_scored_as_flat_and_a_missing_headline_is_unknown() -> None:
+    from assistant.answering.features import zscore
+    from assistant.answering.training.fit import standardised
+
+    one_line = zscore(np.array([0.95]), 0.95, prior_mean=0.80, prior_var=0.03 ** 2)
+    assert one_line > 2.0  # the only sentence of a post stands out against everything retrieved, as it should
+    long = np.linspace(0.70, 0.90, 40)
+    assert abs(zscore(long, 0.90, 0.5, 0.01) - (0.90 - long.mean()) / long.std()) < 1.0  # long: its own spread
+    x = np.array([[np.nan, 1.0]])
+    assert standardised(x, np.array([0.9, 0.0]), np.array([0.1, 1.0])).tolist() == [[0.0, 1.0]]

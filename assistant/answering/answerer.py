@@ -127,8 +127,8 @@ class ExtractiveAnswerer:
         out = {}
         for doc_id, s in sents.items():
             vecs = np.asarray(s.vectors, dtype=np.float32)
-            heading = vecs @ vecs[0] if len(vecs) and s.headline[0] else np.zeros(len(vecs), dtype=np.float32)
-            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading)  # no headline line: no restating
+            heading = vecs @ vecs[0] if len(vecs) and s.headline[0] else np.full(len(vecs), np.nan, np.float32)
+            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading)  # no headline line: unknown
         return question, out
 
     def relevant(self, scored: Scored) -> bool:

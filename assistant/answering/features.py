@@ -86,11 +86,33 @@ def overlap(q: Question, info: TextInfo, only: frozenset[str] | None = None) -> 
     return sum(w for lemma, w in weights.items() if lemma in info.lemmas) / total if total else 0.0
 
 
-def zscore(values: np.ndarray, x: float) -> float:
-    """How far ``x`` stands above the article's sentences (in standard deviations)."""
-    if len(values) < 2:
-        return 0.0
-    return float((x - values.mean()) / (values.std() + 1e-3))
+Z_PRIOR_SENTENCES = 8.0  # an article's own mean and spread count as much as this many sentences of the pool
+
+
+@dataclass(frozen=True)
+class Pool:
+    """Mean and variance of the similarities of every retrieved sentence (all articles) to the question and focus."""
+
+    q_mean: float
+    q_var: float
+    f_mean: float
+    f_var: float
+
+
+def pool_of(sims: dict[str, Sims]) -> Pool:
+    """The pooled statistics of all articles' sentence similarities."""
+    q = np.concatenate([s.question for s in sims.values()]) if sims else np.zeros(1)
+    f = np.concatenate([s.focus for s in sims.values()]) if sims else np.zeros(1)
+    return Pool(float(q.mean()), float(q.var()), float(f.mean()), float(f.var()))
+
+
+def zscore(values: np.ndarray, x: float, prior_mean: float, prior_var: float) -> float:
+    """How far ``x`` stands above the article's sentences, in standard deviations; the article's mean and spread
+    are shrunk toward those of all retrieved sentences, so a one- or two-sentence post is not scored as flat."""
+    w = len(values) / (len(values) + Z_PRIOR_SENTENCES)
+    mean = w * float(values.mean()) + (1 - w) * prior_mean if len(values) else prior_mean
+    var = w * float(values.var()) + (1 - w) * prior_var if len(values) else prior_var
+    return float((x - mean) / (np.sqrt(var) + 1e-3))
 
 
 @dataclass(frozen=True)
@@ -102,7 +124,7 @@ class Sims:
     headline: np.ndarray
 
 
-def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims) -> dict[str, float]:
+def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims, pool: Pool) -> dict[str, float]:
     """The features that need only the candidate, its article and the sentence similarities."""
     info = window_info(sents, cand)
     sims = sim.question
@@ -113,9 +135,10 @@ def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims) -
     return {
         "dense": float(inner.max()), "dense_mean": float(inner.mean()),
         "focus": float(sim.focus[cand.first:cand.last + 1].max()),
-        "dense_z": zscore(sims, inner.max()), "focus_z": zscore(sim.focus, sim.focus[cand.first:cand.last + 1].max()),
+        "dense_z": zscore(sims, float(inner.max()), pool.q_mean, pool.q_var),
+        "focus_z": zscore(sim.focus, float(sim.focus[cand.first:cand.last + 1].max()), pool.f_mean, pool.f_var),
         "focus_lex": overlap(q, info, q.focus),
-        "head_sim": float(sim.headline[cand.first:cand.last + 1].max()),
+        "head_sim": float(sim.headline[cand.first:cand.last + 1].max()),  # NaN (unknown) without a headline line
         "adj": float(max(adjacent)) if adjacent else 0.0,
         "lex": overlap(q, info),
         "name_cov": len(q_names & (info.names | info.lemmas)) / len(q_names) if q_names else 0.0,
@@ -135,7 +158,8 @@ def featurize(q: Question, cands: Sequence[Candidate], sents: dict[str, ArticleS
     """The feature matrix of all candidates of one question (gaps are relative to the question's best)."""
     if not cands:
         return Features(FEATURES, np.zeros((0, len(FEATURES))))
-    rows = [base_row(q, sents[c.doc_id], c, sims[c.doc_id]) for c in cands]
+    pool = pool_of(sims)
+    rows = [base_row(q, sents[c.doc_id], c, sims[c.doc_id], pool) for c in cands]
     best_dense = max(r["dense"] for r in rows)
     best_lex = max(r["lex"] for r in rows)
     best_focus = max(r["focus"] for r in rows)

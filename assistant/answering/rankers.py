@@ -74,7 +74,7 @@ class LinearRanker:
         """The model's logit per candidate."""
         if not len(cands):
             return np.zeros(0, dtype=np.float32)
-        x = (feats.matrix[:, self._cols] - self._mean) / self._scale
+        x = np.nan_to_num((feats.matrix[:, self._cols] - self._mean) / self._scale, nan=0.0)  # unknown: the mean
         prior = self.model.prior_weight * formula_score(feats) if self.model.prior_weight else 0.0
         return np.asarray(x @ self._coef + self.model.intercept + prior, dtype=np.float32)
 

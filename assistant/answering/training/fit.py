@@ -23,14 +23,21 @@ class Fitted:
 
     def scores(self, x: np.ndarray) -> np.ndarray:
         """Scores (logits) of candidate rows."""
-        return np.asarray(((x - self.mean) / self.scale) @ self.coef + self.intercept + self.prior_weight * prior(x))
+        return np.asarray(standardised(x, self.mean, self.scale) @ self.coef + self.intercept
+                          + self.prior_weight * prior(x))
 
 
 def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale of every feature over all candidates (scale 1 for constant features)."""
+    """Mean and scale of every feature over all candidates, unknown (NaN) values left out (scale 1 for constant
+    features)."""
     rows = np.vstack([g.features for g in groups])
-    scale = rows.std(axis=0)
-    return rows.mean(axis=0), np.where(scale > 1e-6, scale, 1.0)
+    scale = np.nan_to_num(np.nanstd(rows, axis=0))
+    return np.nan_to_num(np.nanmean(rows, axis=0)), np.where(scale > 1e-6, scale, 1.0)
+
+
+def standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardised features; an unknown value (NaN: no headline line to compare with) becomes the mean, 0."""
+    return np.nan_to_num((x - mean) / scale, nan=0.0)
 
 
 def prior(x: np.ndarray) -> np.ndarray:
@@ -64,7 +71,7 @@ def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | Non
     x = np.vstack([g.features for g in groups])
     y = np.concatenate([g.labels for g in groups])
     w = np.concatenate([np.full(len(g.labels), wt) for g, wt in zip(groups, ws, strict=True)])
-    args = ((x - mean) / scale, y, w, prior_weight * prior(x), strength)
+    args = (standardised(x, mean, scale), y, w, prior_weight * prior(x), strength)
     result = minimize(logistic_loss, np.zeros(x.shape[1] + 1), args=args, jac=True, method="L-BFGS-B",
                       options={"maxiter": 3000})
     return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight)
