@@ -173,8 +173,8 @@ def test_uploaded_source_selectable_through_gradio_client(page: Any, newsroom_ur
     ask(page, question)  # without a filter: the syndicated story is quoted once, both sources listed under it
     sources = page.locator("#na-sources").inner_text()
     assert "Энская правда" in sources and "Вестник Энска" in sources and "Эта же история" in sources
-    cards = page.locator("#na-sources .na-source")  # other sentences of the story may follow as [2], [3]
-    assert sum("сто двадцать метров" in cards.nth(i).inner_text() for i in range(cards.count())) == 1
+    quotes = page.locator("#na-sources .na-source mark")  # other sentences of the story may follow as [2], [3]
+    assert sum("сто двадцать метров" in quotes.nth(i).inner_text() for i in range(quotes.count())) == 1
     chat_text = page.locator("#na-chat").inner_text()  # the quote is either member's; the other is listed under it
     assert any(f"эта же история: {s}, 2025-11-08" in chat_text for s in ("Энская правда", "Вестник Энска"))
     page.screenshot(path=str(DOCS / "screenshot-syndicated.png"))
