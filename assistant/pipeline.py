@@ -318,7 +318,6 @@ class Assistant:
             wide = self.answerer.score(found.context.query, found.context.vector, found.hits, articles,
                                        snap.keyword.idf, snap.version)
             scored.best_relevance = max(scored.best_relevance, wide.best_relevance)
-            scored.best_score = max(scored.best_score, wide.best_score)
         return scored
 
     def _anchored(self, question: str, history: list[Turn], filters: Filters, found: Searched,

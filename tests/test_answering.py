@@ -124,7 +124,6 @@ def weights(tmp_path: Path, **changes: object) -> Path:
     ({"embedder_model_id": "st:other"}, "trained with embeddings"),
     ({"thresholds": {"en-ru": 0.0}}, "ru-ru"),
     ({"coef": [float("nan")] * len(FEATURES)}, "finite"),
-    ({"min_scores": {"ru-ru": float("nan")}}, "finite"),
 ])
 def test_weights_file_errors_name_the_fix(tmp_path: Path, changes: dict[str, object], message: str) -> None:
     with pytest.raises(AnswerModelError, match=message) as err:
@@ -175,34 +174,6 @@ def test_headline_is_not_quoted_when_the_body_answers(tmp_path: Path, assistant:
     assert "Внутренняя империя" in first.quote
     assert not first.quote.startswith("Режиссёр Дэвид Линч уходит из кино")
     helper.close()
-
-
-def test_a_best_score_below_the_models_floor_is_declined(tmp_path: Path, assistant: Assistant) -> None:
-    question = "Какой фильм Линча так и останется его последней работой для большого экрана?"
-    strict = weights(tmp_path, min_scores={"ru-ru": 1e6})
-    for ranker, min_relevance, answered in [("linear", None, True), (f"linear:{strict}", None, False),
-                                            (f"linear:{strict}", 0.5, True)]:  # the user's threshold replaces both
-        helper = Assistant(make_settings(tmp_path / f"d{len(ranker)}{min_relevance}", answer_ranker=ranker,
-                                         min_relevance=min_relevance), embedder=assistant.embedder)
-        helper.ingest_articles([LYNCH])
-        assert helper.ask(question).answered is answered, (ranker, min_relevance)
-        helper.close()
-    assert make_ranker("linear", "multilingual-e5-small", None).min_score("xx-ru") == float("-inf")
-
-
-def test_score_floors_keep_the_answerable_and_exist_only_where_they_decline_something() -> None:
-    from assistant.answering.training.train import score_floors
-
-    def group(qid: str, pair: str, answerable: bool) -> Group:
-        x = np.zeros((1, len(FEATURES)), dtype=np.float32)
-        x[0, FEATURES.index("dense")] = 0.95
-        return Group(qid, "k", pair, x, np.ones(1, dtype=np.float32), answerable)
-
-    dev = [group(f"{p}-{i}", p, True) for i in range(25) for p in ("ru-ru", "en-ru")]
-    dev += [group("u-ru", "ru-ru", False), group("u-en", "en-ru", False)]  # the English one scores high
-    oof = {g.qid: float(g.qid.rpartition("-")[2]) for g in dev if g.answerable} | {"u-ru": -5.0, "u-en": 100.0}
-    floors = score_floors(dev, oof, {"ru-ru": 0.9, "en-ru": 0.9})
-    assert set(floors) == {"ru-ru"} and 0.99 < floors["ru-ru"] < 1.0  # declines a0 only: 1 of 25 ≤ 4 %
 
 
 def test_short_articles_are_not_scored_as_flat_and_a_missing_headline_is_unknown() -> None:

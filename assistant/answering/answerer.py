@@ -23,10 +23,6 @@ if TYPE_CHECKING:
     from ..settings import Settings
 
 
-FLOOR_MIN_SENTENCES = 5  # the score floor was calibrated on Wikinews articles of 5+ sentences (99% of NEREL train);
-# on a short post the learned score is out of its domain (an answerable question about a 3-sentence note scored -1.7)
-
-
 @dataclass
 class Scored:
     """Candidates best first, the articles ranked by their best candidate, and the language pair of the best."""
@@ -36,8 +32,6 @@ class Scored:
     pair: str = "ru-ru"
     features: Features | None = None
     best_relevance: float = 0.0  # the most relevant candidate's relevance: what declining is decided on
-    best_score: float = 0.0  # the ranker's score of the first candidate: declining is decided on it too
-    best_sentences: int = 0  # sentences in the first candidate's article (the score floor's domain)
     notes: list[str] = field(default_factory=list)  # why candidates were set aside, for the user
 
 
@@ -113,8 +107,7 @@ class ExtractiveAnswerer:
         feats = Features(feats.names, feats.matrix[order])
         ranking = list(dict.fromkeys([c.doc_id for c in ranked] + list(by_doc)))
         pair = f"{detect_lang(query)}-{detect_lang(articles[ranked[0].doc_id].text[:400])}"
-        return Scored(ranked, ranking, pair, feats, float(rel.max()), float(scores.max()),
-                      len(sents[ranked[0].doc_id].spans), notes)
+        return Scored(ranked, ranking, pair, feats, float(rel.max()), notes)
 
     def similarities(self, question: Question, query_vector: np.ndarray,
                      sents: dict[str, ArticleSentences]) -> tuple[Question, dict[str, Sims]]:
@@ -132,11 +125,8 @@ class ExtractiveAnswerer:
         return question, out
 
     def relevant(self, scored: Scored) -> bool:
-        """Whether anything retrieved is close enough to the question, and likely enough to answer it, to be quoted
-        (both thresholds per language pair)."""
-        floor = self.ranker.min_score(scored.pair) if scored.best_sentences >= FLOOR_MIN_SENTENCES else -np.inf
-        return (bool(scored.candidates) and scored.best_relevance >= self.ranker.threshold(scored.pair)
-                and scored.best_score >= floor)
+        """Whether anything retrieved is close enough to the question to be quoted (per language pair)."""
+        return bool(scored.candidates) and scored.best_relevance >= self.ranker.threshold(scored.pair)
 
     def answer(self, question: str, scored: Scored, articles: dict[str, Article], filters: Filters,
                search_query: str) -> Answer:

@@ -32,7 +32,6 @@ class LinearModel:
     margin: float  # further quotes are shown while within this margin of the best
     prior_weight: float  # weight of the formula score added to the linear score (0 = none)
     embedder_model_id: str
-    min_scores: dict[str, float]  # per language pair: below this best score (logit) the question is declined
     raw: dict[str, Any]
 
 
@@ -63,15 +62,14 @@ def read_model(path: Path, known: tuple[str, ...], embedder_model_id: str) -> Li
 def _build(path: Path, raw: dict[str, Any]) -> LinearModel:
     n = len(raw["features"])
     numbers = [*raw["mean"], *raw["scale"], *raw["coef"], raw["intercept"], raw["margin"],
-               *raw["thresholds"].values(), *raw.get("min_scores", {}).values()]
+               *raw["thresholds"].values()]
     if any(len(raw[k]) != n for k in ("mean", "scale", "coef")) or not all(math.isfinite(x) for x in numbers):
         raise AnswerModelError(f"{path}: weights are not {n} finite numbers per feature; retrain: {RETRAIN}")
     if "ru-ru" not in raw["thresholds"]:
         raise AnswerModelError(f"{path}: no decline threshold for ru-ru; retrain: {RETRAIN}")
     return LinearModel(str(path), tuple(raw["features"]), tuple(raw["mean"]), tuple(raw["scale"]),
                        tuple(raw["coef"]), float(raw["intercept"]), dict(raw["thresholds"]), float(raw["margin"]),
-                       float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], dict(raw.get("min_scores", {})),
-                       raw)
+                       float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], raw)
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -30,10 +29,6 @@ class AnswerRanker(Protocol):
         """The decline threshold on relevance (dense + 0.12 · overlap) for a language pair (``ru-ru``, ``en-ru``)."""
         ...
 
-    def min_score(self, pair: str) -> float:
-        """The decline threshold on the ranker's own best score for a language pair (-inf: none)."""
-        ...
-
 
 class FormulaRanker:
     """The hand-set baseline: dense similarity plus weighted term overlap plus a small length bonus."""
@@ -51,10 +46,6 @@ class FormulaRanker:
     def threshold(self, pair: str) -> float:
         """One threshold for every language pair."""
         return self.min_relevance
-
-    def min_score(self, pair: str) -> float:
-        """None: the formula's score is the relevance plus a length bonus."""
-        return -math.inf
 
 
 class LinearRanker:
@@ -83,10 +74,6 @@ class LinearRanker:
         t = self.model.thresholds
         return t.get(pair, t.get(pair.split("-")[0] + "-ru", t["ru-ru"]))
 
-    def min_score(self, pair: str) -> float:
-        """The pair's floor on the best logit (chosen on out-of-fold dev scores); none for unknown pairs."""
-        return self.model.min_scores.get(pair, -math.inf)
-
 
 def make_ranker(key: str, embedder_model_id: str, min_relevance: float | None) -> AnswerRanker:
     """``formula``, ``linear`` (the bundled weights) or ``linear:<path>``."""
@@ -95,8 +82,7 @@ def make_ranker(key: str, embedder_model_id: str, min_relevance: float | None) -
     if key == "linear" or key.startswith("linear:"):
         path = Path(key.partition(":")[2]) if ":" in key else builtin_path(DEFAULT_MODEL)
         ranker = LinearRanker(read_model(path, FEATURES, embedder_model_id))
-        if min_relevance is not None:  # the user's own threshold replaces both of the model's
+        if min_relevance is not None:
             ranker.model.thresholds.update({k: min_relevance for k in ranker.model.thresholds})
-            ranker.model.min_scores.clear()
         return ranker
     raise AnswerModelError(f"ASSISTANT_ANSWER_RANKER={key!r}: use formula, linear or linear:<path to weights JSON>")

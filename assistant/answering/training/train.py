@@ -105,44 +105,10 @@ def choose(synth: list[Group], dev: list[Group],
     return fitted, chosen, {f"C={k[0]} synth={k[1]} prior={k[2]}": round(v, 4) for k, v in grid.items()}
 
 
-def out_of_fold_best(tune: list[Group], synth: list[Group], chosen: dict[str, float],
-                     folds: int = 4) -> dict[str, float]:
-    """Each dev-tune question's best score from a model fitted without it (the chosen settings): the score a new
-    question gets, which the committed model, fitted on all of dev-tune, overstates for these very questions."""
-    out: dict[str, float] = {}
-    sw = chosen["synthetic_weight"]
-    extra = synth if sw > 0 else []
-    for fold in range(folds):
-        train = [g for i, g in enumerate(tune) if i % folds != fold and g.answerable]
-        fitted = fit(extra + train, chosen["C"], [sw] * len(extra) + [1.0] * len(train), chosen["prior_weight"])
-        out.update({g.qid: float(fitted.scores(g.features).max())
-                    for i, g in enumerate(tune) if i % folds == fold and len(g.labels)})
-    return out
-
-
-def score_floors(dev: Sequence[Group], oof: dict[str, float], relevance_th: dict[str, float]) -> dict[str, float]:
-    """Per language pair, on the best score: the highest floor that, with the relevance threshold, declines at most
-    MAX_DECLINED of the pair's dev-tune answerable questions (judged by their out-of-fold scores); kept only where it
-    declines some dev-tune unanswerable question that relevance let through (for English it does not)."""
-    out = {}
-    for pair, th in relevance_th.items():
-        ans = [g for g in dev if g.pair == pair and g.answerable and g.qid in oof]
-        passed = sorted(oof[g.qid] for g in ans if best_relevance(g) >= th)
-        k = int(np.floor(MAX_DECLINED * len(ans))) - (len(ans) - len(passed))
-        floor = passed[k] - 1e-6 if 0 <= k < len(passed) else None
-        una = [oof[g.qid] for g in dev if g.pair == pair and not g.answerable and g.qid in oof
-               and best_relevance(g) >= th]
-        if floor is not None and any(s < floor for s in una):
-            out[pair] = floor
-    return out
-
-
-def decline_report(dev: Sequence[Group], fitted: Fitted, relevance_th: dict[str, float],
-                   floors: dict[str, float]) -> dict[str, float]:
-    """Declined shares on dev with both thresholds (held-out third: the committed model's scores are honest there)."""
+def decline_report(dev: Sequence[Group], relevance_th: dict[str, float]) -> dict[str, float]:
+    """Declined shares of both dev splits by the relevance thresholds (questions that reached the ranker)."""
     def declined(g: Group) -> bool:
-        score = float(fitted.scores(g.features).max())
-        return best_relevance(g) < relevance_th.get(g.pair, relevance_th["ru-ru"]) or score < floors.get(g.pair, -1e9)
+        return best_relevance(g) < relevance_th.get(g.pair, relevance_th["ru-ru"])
 
     out = {}
     for split, keep in (("tune", True), ("heldout", False)):
@@ -227,21 +193,18 @@ def main(argv: Sequence[str] | None = None) -> None:
     synth, dev = gather(assistant, args.shared, args.seed, args.cache, any(w > 0 for w in weights))
     fitted, chosen, grid = choose(synth, dev, weights)
     relevance_th = thresholds(dev, rubq_groups(assistant, args.shared, args.data_dir))
-    tune = [g for g in dev if tune_split(g.qid)]
-    floors = score_floors(dev, out_of_fold_best(tune, synth, chosen), relevance_th)
     payload = {
         "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
         "coef": fitted.coef.tolist(), "intercept": fitted.intercept, "prior_weight": fitted.prior_weight, "margin": MARGIN,
-        "thresholds": relevance_th, "min_scores": floors,
+        "thresholds": relevance_th,
         "embedder_model_id": assistant.embedder.model_id,
         "trained": {"commit": git_commit(), "seed": args.seed, **chosen, "cv_dev_tune_top1": grid,
                     "synthetic_questions": len(synth), "dev_questions": len(dev),
                     "command": "python -m assistant.answering.training.train --shared ../shared"},
-        "dev_metrics": {**report(fitted, synth, dev), **decline_report(dev, fitted, relevance_th, floors)},
+        "dev_metrics": {**report(fitted, synth, dev), **decline_report(dev, relevance_th)},
     }
     write_model(args.out, payload)
-    print(json.dumps({**chosen, **payload["dev_metrics"], "thresholds": relevance_th, "min_scores": floors,
-                      "cv": grid}, indent=1))
+    print(json.dumps({**chosen, **payload["dev_metrics"], "thresholds": relevance_th, "cv": grid}, indent=1))
 
 
 if __name__ == "__main__":
