@@ -186,3 +186,18 @@ def test_short_articles_are_not_scored_as_flat_and_a_missing_headline_is_unknown
     assert abs(zscore(long, 0.90, 0.5, 0.01) - (0.90 - long.mean()) / long.std()) < 1.0  # long: its own spread
     x = np.array([[np.nan, 1.0]])
     assert standardised(x, np.array([0.9, 0.0]), np.array([0.1, 1.0])).tolist() == [[0.0, 1.0]]
+
+
+def test_quotes_after_the_first_stay_on_the_story() -> None:
+    from assistant.answering.candidates import Candidate
+    from assistant.answering.citing import select
+
+    def cand(doc: str, start: int, relevance: float, score: float) -> Candidate:
+        return Candidate(doc, start, start + 10, "x" * 10, relevance=relevance, score=score)
+
+    ranked = [cand("a", 0, 0.95, 3.0), cand("b", 0, 0.80, 2.5), cand("a", 20, 0.80, 2.0), cand("a", 40, 0.70, 1.5),
+              cand("c", 0, 0.90, 1.0)]
+    chosen = select(ranked, 3, 8.0, threshold=0.865)
+    # another article's passage must be relevant on its own; [1]'s article may add a slightly less relevant one
+    assert [(c.doc_id, c.start) for c in chosen] == [("a", 0), ("a", 20), ("c", 0)]
+    assert [c.doc_id for c in select(ranked, 3, 1.2, threshold=0.865)] == ["a", "a"]  # within the margin only

@@ -19,13 +19,15 @@ def overlaps(a: Candidate, b: Candidate) -> bool:
 
 
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:
-    """The best-scored candidate, then others that don't overlap those chosen, are still on the topic and within
-    margin: the alternatives a reader checks when [1] does not answer (relevance decides whether to answer, not them)."""
+    """The best-scored candidate, then others that don't overlap those chosen, are on the topic and within margin:
+    the alternatives a reader checks when [1] does not answer. Another passage of [1]'s article may be a little
+    less relevant (EXTRA_SLACK); a passage of another article must be relevant enough to be quoted on its own."""
     chosen: list[Candidate] = [scored[0]]
     for cand in scored[1:]:
         if len(chosen) >= max_citations or cand.score < scored[0].score - margin:
             break
-        if cand.relevance >= threshold - EXTRA_SLACK and not any(overlaps(c, cand) for c in chosen):
+        floor = threshold - EXTRA_SLACK if cand.doc_id == scored[0].doc_id else threshold
+        if cand.relevance >= floor and not any(overlaps(c, cand) for c in chosen):
             chosen.append(cand)
     return chosen
 
