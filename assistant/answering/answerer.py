@@ -51,7 +51,10 @@ def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Articl
         return cands, ""
     meets = {d: names_years(articles[d], wanted) for d in {c.doc_id for c in cands}}
     kept = [c for c in cands if meets[c.doc_id]]
-    return kept, "" if kept else f"no article found mentions {', '.join(sorted(wanted))}"
+    shown = ", ".join(sorted(wanted))
+    note = f"ни в одной найденной статье не упоминается {shown}" if detect_lang(query) == "ru" else \
+        f"no article found mentions {shown}"
+    return kept, "" if kept else note
 
 
 class ExtractiveAnswerer:
