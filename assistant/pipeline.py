@@ -267,7 +267,7 @@ class Assistant:
         answer = self.answerer.answer(question, scored, articles, filters, search_query)
         answer.notes.extend(notes)
         self._collapse_stories(answer)
-        if self.writer is not None and answer.answered:
+        if self.writer is not None and answer.answered and not _depth:  # an earlier answer recomputed: quotes only
             self._generate(answer, articles, history)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
         return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking, scored=scored)

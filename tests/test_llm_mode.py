@@ -53,3 +53,13 @@ def test_llm_down_falls_back_to_the_extractive_answer(settings: Settings, assist
     assert answer.answered and SEED_QUOTE in answer.citations[0].quote
     assert answer.text.startswith("Вот что говорится в источниках")
     assert any("LLM unavailable" in note for note in answer.notes)
+
+
+def test_a_pointing_back_follow_up_asks_the_llm_only_for_itself(
+    settings: Settings, assistant: Assistant, fake: FakeOpenAI
+) -> None:
+    fake.script(SEED_QUESTION, f"«{SEED_QUOTE}» [1]")
+    history = [Turn("user", SEED_QUESTION), Turn("assistant", "…")]
+    answer = llm_assistant(settings, assistant, fake.base_url).ask("А где это было?", history=history)
+    assert answer.answered and SEED_QUOTE in answer.text
+    assert len(fake.requests) == 2  # condense + write; the earlier answer (its [1] article) is recomputed without it
