@@ -177,8 +177,7 @@ def test_headline_is_not_quoted_when_the_body_answers(tmp_path: Path, assistant:
 
 
 def test_short_articles_are_not_scored_as_flat_and_a_missing_headline_is_unknown() -> None:
-    from assistant.answering.features import zscore
-    from assistant.answering.training.fit import standardised
+    from assistant.answering.features import standardised, zscore
 
     one_line = zscore(np.array([0.95]), 0.95, prior_mean=0.80, prior_var=0.03 ** 2)
     assert one_line > 2.0  # the only sentence of a post stands out against everything retrieved, as it should

@@ -179,6 +179,11 @@ def relevance(feats: Features) -> np.ndarray:
     return feats.column("dense") + 0.12 * feats.column("lex")
 
 
+def standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
+    """Standardised feature rows; an unknown value (NaN: no headline line to compare with) becomes the mean, 0."""
+    return np.nan_to_num((x - mean) / scale, nan=0.0)
+
+
 def formula_score(feats: Features) -> np.ndarray:
     """Relevance + 0.03 · length share: the hand-set ranking score (and the linear ranker's prior)."""
     return np.asarray(relevance(feats) + 0.03 * feats.column("chars"))

@@ -9,7 +9,7 @@ from typing import Protocol
 import numpy as np
 
 from .candidates import Candidate
-from .features import FEATURES, Features, Question, formula_score
+from .features import FEATURES, Features, Question, formula_score, standardised
 from .model_file import AnswerModelError, LinearModel, builtin_path, read_model
 
 DEFAULT_MODEL = "linear-v1"
@@ -65,7 +65,7 @@ class LinearRanker:
         """The model's logit per candidate."""
         if not len(cands):
             return np.zeros(0, dtype=np.float32)
-        x = np.nan_to_num((feats.matrix[:, self._cols] - self._mean) / self._scale, nan=0.0)  # unknown: the mean
+        x = standardised(feats.matrix[:, self._cols], self._mean, self._scale)
         prior = self.model.prior_weight * formula_score(feats) if self.model.prior_weight else 0.0
         return np.asarray(x @ self._coef + self.model.intercept + prior, dtype=np.float32)
 

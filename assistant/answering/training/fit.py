@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..features import FEATURES, Features, formula_score
+from ..features import FEATURES, Features, formula_score, standardised
 from .data import Group
 
 
@@ -33,11 +33,6 @@ def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
     rows = np.vstack([g.features for g in groups])
     scale = np.nan_to_num(np.nanstd(rows, axis=0))
     return np.nan_to_num(np.nanmean(rows, axis=0)), np.where(scale > 1e-6, scale, 1.0)
-
-
-def standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarray:
-    """Standardised features; an unknown value (NaN: no headline line to compare with) becomes the mean, 0."""
-    return np.nan_to_num((x - mean) / scale, nan=0.0)
 
 
 def prior(x: np.ndarray) -> np.ndarray:
