@@ -131,21 +131,19 @@ class DocStore:
 
     def all_chunks(self) -> list[Chunk]:
         """Every stored chunk, with its text cut from its article."""
-        with self._tx() as conn:
-            rows = conn.execute(
-                'SELECT c.doc_id, c.idx, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start) AS t '
-                "FROM chunks c JOIN articles a USING (doc_id) ORDER BY c.doc_id, c.idx"
-            ).fetchall()
-        return [Chunk(doc_id=r[0], index=r[1], start=r[2], end=r[3], text=r[4]) for r in rows]
+        return self._chunks("", ())
 
     def chunks_of(self, doc_id: str) -> list[Chunk]:
         """Every chunk of one article, in order, text cut from the article."""
+        return self._chunks("WHERE c.doc_id = ?", (doc_id,))
+
+    def _chunks(self, where: str, params: tuple[str, ...]) -> list[Chunk]:
         with self._tx() as conn:
             rows = conn.execute(
-                'SELECT c.idx, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start) FROM chunks c '
-                "JOIN articles a USING (doc_id) WHERE c.doc_id = ? ORDER BY c.idx", (doc_id,)
+                'SELECT c.doc_id, c.idx, c.start, c."end", substr(a.text, c.start + 1, c."end" - c.start) '
+                f"FROM chunks c JOIN articles a USING (doc_id) {where} ORDER BY c.doc_id, c.idx", params
             ).fetchall()
-        return [Chunk(doc_id=doc_id, index=r[0], start=r[1], end=r[2], text=r[3]) for r in rows]
+        return [Chunk(doc_id=r[0], index=r[1], start=r[2], end=r[3], text=r[4]) for r in rows]
 
     def chunks_by_ids(self, chunk_ids: Sequence[str]) -> dict[str, Chunk]:
         """The stored chunks of these ids (``doc_id:idx``), text cut from the article; unknown ids are left out."""
