@@ -6,6 +6,7 @@ import os
 import socket
 from collections.abc import Iterator
 from pathlib import Path
+from typing import TypeVar
 
 import pytest
 
@@ -19,6 +20,7 @@ SEED_QUESTION = "Какие документы были подписаны во 
 SEED_QUOTE = "были подписаны ряд документов"
 SEED_DATE = "2025-10-27"
 
+E = TypeVar("E")
 
 def cache_dir() -> Path:
     """Where the converted model is cached between test runs (ASSISTANT_CACHE_DIR, else the user cache)."""
@@ -36,6 +38,14 @@ def make_settings(data_dir: Path, **overrides: object) -> Settings:
     }
     values.update(overrides)
     return Settings(**values)  # type: ignore[arg-type]
+
+
+def embedder_claiming(embedder: E, model_id: str) -> E:
+    """The same embedder (same weights), claiming to be another model: what a store built by it must refuse."""
+    other = type("OtherModel", (type(embedder),), {"model_id": model_id})
+    claimed = other.__new__(other)
+    claimed.__dict__.update(embedder.__dict__)
+    return claimed
 
 
 def free_port() -> int:

@@ -70,15 +70,20 @@ def chat_url(assistant: Assistant, web_settings: Settings) -> Iterator[str]:
     server.stop()
 
 
-@pytest.fixture(scope="module")
-def upload_url(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """The app on a separate small store (same model), for uploads."""
-    helper = Assistant(make_settings(tmp_path_factory.mktemp("browser-upload")), embedder=assistant.embedder)
+def serve_seed_app(assistant: Assistant, data_dir: Path) -> Iterator[str]:
+    """The app on its own small store (same model) holding the seed article: its URL while it serves."""
+    helper = Assistant(make_settings(data_dir), embedder=assistant.embedder)
     assert not helper.ingest([CORPUS / "000_348cd98c955992e8.txt"]).failed
     server = BackgroundServer(build_app(helper, helper.settings))
     yield server.start()
     server.stop()
     helper.close()
+
+
+@pytest.fixture(scope="module")
+def upload_url(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """The app on a separate small store (same model), for uploads."""
+    yield from serve_seed_app(assistant, tmp_path_factory.mktemp("browser-upload"))
 
 
 class Watch:

@@ -11,9 +11,7 @@ from typing import Any
 import pytest
 
 from assistant.pipeline import Assistant
-from assistant.web import build_app
-from assistant.web.server import BackgroundServer
-from tests.conftest import CORPUS, ROOT, SEED_DATE, SEED_QUESTION, SEED_QUOTE, make_settings
+from tests.conftest import ROOT, SEED_DATE, SEED_QUESTION, SEED_QUOTE
 from tests.test_browser import (
     ARTIFACTS,
     WAIT_MS,
@@ -21,6 +19,7 @@ from tests.test_browser import (
     browser,
     chat_url,
     open_chat,
+    serve_seed_app,
     upload,
     web_settings,
 )
@@ -58,12 +57,7 @@ def page(browser: Any, request: pytest.FixtureRequest) -> Iterator[Any]:
 @pytest.fixture(scope="module")
 def newsroom_url(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """The app on its own small store (same model): the seed article; tests upload and delete here."""
-    helper = Assistant(make_settings(tmp_path_factory.mktemp("browser-newsroom")), embedder=assistant.embedder)
-    assert not helper.ingest([CORPUS / "000_348cd98c955992e8.txt"]).failed
-    server = BackgroundServer(build_app(helper, helper.settings))
-    yield server.start()
-    server.stop()
-    helper.close()
+    yield from serve_seed_app(assistant, tmp_path_factory.mktemp("browser-newsroom"))
 
 
 def in_viewport(page: Any, selector: str) -> bool:

@@ -16,7 +16,7 @@ from assistant.sentences import SentenceStore
 from assistant.store import DocStore, ModelMismatchError
 from assistant.types import Article, Filters
 
-from .conftest import SEED_QUESTION, make_settings
+from .conftest import SEED_QUESTION, embedder_claiming, make_settings
 
 SPLITTER = SentenceSplitter(300, 1)
 ARTICLES = [
@@ -129,11 +129,7 @@ def test_sentence_store_checks_the_model_computes_what_is_missing_and_deletes(tm
     assert store.sentences.doc_ids() == [] and store.retriever.keyword.search("Бишкек", 5) == []
     store.close()
 
-    class OtherModel(type(assistant.embedder)):  # type: ignore[misc]
-        model_id = "st:some-other-model"
-
-    other = OtherModel.__new__(OtherModel)
-    other.__dict__.update(assistant.embedder.__dict__)
+    other = embedder_claiming(assistant.embedder, "st:some-other-model")
     with pytest.raises(ModelMismatchError, match="sentences.sqlite"):
         SentenceStore(data / "sentences.sqlite", other)
 

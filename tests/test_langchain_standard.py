@@ -27,7 +27,9 @@ class _WithAssistant:
         type(self).shared = assistant
 
 
-class TestEmbeddingsUnit(_WithAssistant, EmbeddingsUnitTests):
+class _OurEmbeddings(_WithAssistant):
+    """The embeddings under test in both suites: ours, on the session's real model."""
+
     @property
     def embeddings_class(self) -> type[Embeddings]:
         return LangChainEmbeddings
@@ -37,14 +39,12 @@ class TestEmbeddingsUnit(_WithAssistant, EmbeddingsUnitTests):
         return {"embedder": self.shared.embedder}
 
 
-class TestEmbeddingsIntegration(_WithAssistant, EmbeddingsIntegrationTests):
-    @property
-    def embeddings_class(self) -> type[Embeddings]:
-        return LangChainEmbeddings
+class TestEmbeddingsUnit(_OurEmbeddings, EmbeddingsUnitTests):
+    pass
 
-    @property
-    def embedding_model_params(self) -> dict[str, Any]:
-        return {"embedder": self.shared.embedder}
+
+class TestEmbeddingsIntegration(_OurEmbeddings, EmbeddingsIntegrationTests):
+    pass
 
 
 class TestRetrieverIntegration(_WithAssistant, RetrieversIntegrationTests):

@@ -12,7 +12,7 @@ from assistant.pipeline import Assistant
 from assistant.store import ModelMismatchError
 from assistant.types import Filters
 
-from .conftest import CORPUS, SEED_DATE, SEED_QUESTION, SEED_QUOTE, make_settings
+from .conftest import CORPUS, SEED_DATE, SEED_QUESTION, SEED_QUOTE, embedder_claiming, make_settings
 
 SEED_FILE = "000_348cd98c955992e8.txt"
 
@@ -113,11 +113,7 @@ def test_querying_with_another_model_is_refused(tmp_path: Path, assistant: Assis
     store.ingest([CORPUS / SEED_FILE])
     store.close()
 
-    class OtherModel(type(assistant.embedder)):  # type: ignore[misc]
-        model_id = "st:some-other-model"
-
-    other = OtherModel.__new__(OtherModel)
-    other.__dict__.update(assistant.embedder.__dict__)
+    other = embedder_claiming(assistant.embedder, "st:some-other-model")
     with pytest.raises(ModelMismatchError, match="built with embedding model 'multilingual-e5-small'"):
         Assistant(make_settings(data), embedder=other)
 
