@@ -200,3 +200,72 @@ def test_quotes_after_the_first_stay_on_the_story() -> None:
     # another article's passage must be relevant on its own; [1]'s article may add a slightly less relevant one
     assert [(c.doc_id, c.start) for c in chosen] == [("a", 0), ("a", 20), ("c", 0)]
     assert [c.doc_id for c in select(ranked, 3, 1.2, threshold=0.865)] == ["a", "a"]  # within the margin only
+
+
+SINGER = Article(
+    doc_id="singer", title="Скончалась оперная певица Елена Образцова",
+    text=("Скончалась оперная певица Елена Образцова\n\n"
+          "В Германии на 76-м году жизни скончалась народная артистка СССР, оперная певица Елена Образцова.\n\n"
+          "Певица болела, и в конце ноября врачи посоветовали ей уехать в Германию на зиму из-за климата.\n\n"
+          "В связи с этим был отменён её концерт, который должен был состояться 11 декабря в Кремлёвском дворце.\n\n"
+          "Образцова начала петь с пяти лет."),
+    date="2015-01-12", source="Викиновости")
+
+
+def test_a_quote_that_points_back_is_widened_to_what_it_points_to() -> None:
+    from assistant.answering.candidates import Candidate
+    from assistant.answering.context import widened
+
+    assert text_info("В связи с этим был отменён концерт.").points_back
+    assert not text_info("В связи с болезнью был отменён концерт.").points_back
+    sents = article_sentences(SINGER)
+    text = SINGER.text
+
+    def one(i: int) -> Candidate:
+        return Candidate("singer", sents.spans[i].start, sents.spans[i].end, sents.text(i), first=i, last=i)
+
+    why = make_question("Почему отменили концерт Образцовой?", idf)
+    wide = widened(one(3), sents, why, 400)  # «В связи с этим…»: the reason is the previous paragraph
+    assert wide.text == text[sents.spans[2].start:sents.spans[3].end] and "из-за климата" in wide.text
+    assert widened(one(3), sents, why, 150) == one(3)  # too long together: unchanged
+    assert widened(one(2), sents, why, 400) == one(2)  # holds the reason itself, points nowhere
+    assert widened(one(1), sents, why, 400) == one(1)  # never widened into the headline line
+
+
+def test_the_reason_in_the_next_sentence_joins_the_quote() -> None:
+    from assistant.answering.candidates import Candidate
+    from assistant.answering.context import widened
+
+    article = Article("dali", "Останки Дали эксгумировали", (
+        "Останки Сальвадора Дали эксгумировали накануне в Фигерасе.\n"
+        "Это было сделано по требованию жительницы Жироны, которая утверждает, что является его дочерью.\n"
+        "Образцы отправят в Мадрид."))
+    sents = article_sentences(article)
+    first = Candidate("dali", sents.spans[0].start, sents.spans[0].end, sents.text(0))
+    wide = widened(first, sents, make_question("Зачем эксгумировали останки Дали?", idf), 400)
+    assert wide.text.endswith("является его дочерью.") and (wide.first, wide.last) == (0, 1)
+    when = widened(first, sents, make_question("Где эксгумировали останки Дали?", idf), 400)
+    assert when == first  # a where-question: the sentence names the place itself
+
+
+def test_the_answer_quotes_the_sentence_a_pronoun_leans_on(tmp_path: Path, assistant: Assistant) -> None:
+    helper = Assistant(make_settings(tmp_path / "d"), embedder=assistant.embedder)
+    helper.ingest_articles([SINGER])
+    first = helper.ask("Почему отменили концерт Образцовой в Кремлёвском дворце?").citations[0]
+    assert "из-за климата" in first.quote and "В связи с этим" in first.quote
+    assert SINGER.text[first.start:first.end] == first.quote
+    helper.close()
+
+
+def test_a_wider_window_scored_as_well_stands_for_its_sentence() -> None:
+    from assistant.answering.candidates import Candidate
+    from assistant.answering.citing import select
+
+    def cand(start: int, end: int, score: float) -> Candidate:
+        return Candidate("a", start, end, "x" * (end - start), relevance=0.9, score=score)
+
+    sentence, window, other = cand(0, 10, 3.0), cand(0, 30, 2.7), cand(50, 60, 2.8)
+    chosen = select([sentence, other, window], 3, 8.0, threshold=0.865)
+    assert [(c.start, c.end, c.score) for c in chosen] == [(0, 30, 3.0), (50, 60, 2.8)]  # more context, same rank
+    far = cand(0, 30, 1.0)  # scored well below the sentence: a different quote, not the same claim widened
+    assert [(c.start, c.end) for c in select([sentence, other, far], 3, 8.0, threshold=0.865)] == [(0, 10), (50, 60)]

@@ -32,6 +32,8 @@ CAUSE_CUES = ("из-за", "поскольку", "так как", "потому"
 ANAPHORA = _words("""он она оно они его её ее их ему ей им это этот эта эти этого этой этих этом тот та те того
 там тогда так такой такая такие также кроме при однако но поэтому впрочем здесь тут последний последняя
 последние данный данная""")
+DEMONSTRATIVE = frozenset({"этот", "это", "тот", "такой", "данный"})  # «В связи с этим», «По этой причине», «До того»
+OPENING_WORDS = 4  # a demonstrative this early makes the sentence point back
 STOP = _words("""и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее её мне
 было вот от меня еще ещё нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять
 уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего
@@ -65,7 +67,8 @@ class TextInfo:
     has_number: bool
     has_date: bool
     has_cause: bool
-    anaphoric: bool  # starts with a word that points back («Он», «Это», «По этой причине»)
+    anaphoric: bool  # starts with a word that points back («Он», «Это», «Однако»): the ranker's feature
+    points_back: bool = False  # that, or a demonstrative among the first words («В связи с этим», «По этой причине»)
 
 
 def years(text: str) -> frozenset[str]:
@@ -134,6 +137,7 @@ def text_info(text: str) -> TextInfo:
         has_date=bool(YEAR_RE.search(text)) or any(m in low for m in MONTHS),
         has_cause=any(c in low for c in CAUSE_CUES),
         anaphoric=first in ANAPHORA,
+        points_back=first in ANAPHORA or any(t.lemma in DEMONSTRATIVE for t in toks[:OPENING_WORDS]),
     )
 
 

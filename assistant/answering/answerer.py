@@ -14,6 +14,7 @@ from ..types import Answer, Article, Filters, Hit
 from .analysis import WORD_RE, detect_lang, text_info, years
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
 from .citing import LEAD, NO_ANSWER, cite, select
+from .context import widened
 from .features import Features, Question, Sims, featurize, focus_text, make_question, relevance
 from .rankers import AnswerRanker, make_ranker
 from .vectors import EmbeddedSentenceVectors, SentenceVectorSource
@@ -21,6 +22,8 @@ from .vectors import EmbeddedSentenceVectors, SentenceVectorSource
 if TYPE_CHECKING:
     from ..embedding import Embedder
     from ..settings import Settings
+
+WIDEN_TOP = 12  # the best candidates (the quotes are chosen among them) are widened where they lean on a neighbour
 
 
 @dataclass
@@ -33,6 +36,7 @@ class Scored:
     features: Features | None = None
     best_relevance: float = 0.0  # the most relevant candidate's relevance: what declining is decided on
     notes: list[str] = field(default_factory=list)  # why candidates were set aside, for the user
+    question: Question | None = None  # as the ranker saw it (its focus set)
 
 
 def names_years(article: Article, wanted: frozenset[str]) -> bool:
@@ -110,7 +114,7 @@ class ExtractiveAnswerer:
         feats = Features(feats.names, feats.matrix[order])
         ranking = list(dict.fromkeys([c.doc_id for c in ranked] + list(by_doc)))
         pair = f"{detect_lang(query)}-{detect_lang(articles[ranked[0].doc_id].text[:400])}"
-        return Scored(ranked, ranking, pair, feats, float(rel.max()), notes)
+        return Scored(ranked, ranking, pair, feats, float(rel.max()), notes, question)
 
     def similarities(self, question: Question, query_vector: np.ndarray,
                      sents: dict[str, ArticleSentences]) -> tuple[Question, dict[str, Sims]]:
@@ -127,6 +131,12 @@ class ExtractiveAnswerer:
             out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading)  # no headline line: unknown
         return question, out
 
+    def widened(self, scored: Scored, articles: dict[str, Article]) -> list[Candidate]:
+        """The candidates, the best of them widened to the neighbour they lean on (the quotes are chosen among them)."""
+        top = [widened(c, self.sentences(articles[c.doc_id]), scored.question, self.settings.max_quote_chars)
+               for c in scored.candidates[:WIDEN_TOP]] if scored.question else []
+        return top + scored.candidates[len(top):]
+
     def relevant(self, scored: Scored) -> bool:
         """Whether anything retrieved is close enough to the question to be quoted (per language pair)."""
         return bool(scored.candidates) and scored.best_relevance >= self.ranker.threshold(scored.pair)
@@ -135,11 +145,11 @@ class ExtractiveAnswerer:
                search_query: str) -> Answer:
         """An ``Answer`` quoting the best spans ([1] = best), or the no-answer reply."""
         lang = detect_lang(question)
-        cands = scored.candidates
         if not self.relevant(scored) or not WORD_RE.search(question):  # no word at all: nothing was asked
             text, citations = NO_ANSWER[lang], []
         else:
-            chosen = select(cands, self.settings.max_citations, self.ranker.margin, self.ranker.threshold(scored.pair))
+            chosen = select(self.widened(scored, articles), self.settings.max_citations, self.ranker.margin,
+                            self.ranker.threshold(scored.pair))
             text, citations = LEAD[lang], cite(chosen, articles)
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
                       filters_applied=filters, search_query=search_query, notes=list(scored.notes))

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from ..types import Article, Citation
 from .candidates import Candidate
 
@@ -11,6 +13,7 @@ NO_ANSWER = {
 }
 LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
 EXTRA_SLACK = 0.1  # quotes after [1] may be this much less relevant than a question needs to be answered at all
+WIDER_DELTA = 0.5  # a window holding a chosen quote replaces it when scored this close (logits): more context
 
 
 def overlaps(a: Candidate, b: Candidate) -> bool:
@@ -18,17 +21,31 @@ def overlaps(a: Candidate, b: Candidate) -> bool:
     return a.doc_id == b.doc_id and a.start < b.end and b.start < a.end
 
 
+def contains(wide: Candidate, cand: Candidate) -> bool:
+    """Whether ``wide`` is a wider span of the same article holding all of ``cand``."""
+    return wide.doc_id == cand.doc_id and wide.start <= cand.start and cand.end <= wide.end and wide != cand
+
+
+def widest(cand: Candidate, scored: list[Candidate]) -> Candidate:
+    """The widest candidate holding this one and scored within WIDER_DELTA of it (more context, the same claim);
+    it keeps the score of the quote it stands for, so citations stay in score order."""
+    near = [w for w in scored if contains(w, cand) and w.score >= cand.score - WIDER_DELTA]
+    wide = max(near, key=lambda w: w.end - w.start, default=cand)
+    return replace(wide, score=cand.score, relevance=max(cand.relevance, wide.relevance))
+
+
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:
     """The best-scored candidate, then others that don't overlap those chosen, are on the topic and within margin:
     the alternatives a reader checks when [1] does not answer. Another passage of [1]'s article may be a little
     less relevant (EXTRA_SLACK); a passage of another article must be relevant enough to be quoted on its own."""
-    chosen: list[Candidate] = [scored[0]]
+    chosen: list[Candidate] = [widest(scored[0], scored)]
     for cand in scored[1:]:
         if len(chosen) >= max_citations or cand.score < scored[0].score - margin:
             break
         floor = threshold - EXTRA_SLACK if cand.doc_id == scored[0].doc_id else threshold
         if cand.relevance >= floor and not any(overlaps(c, cand) for c in chosen):
-            chosen.append(cand)
+            wide = widest(cand, scored)
+            chosen.append(wide if not any(overlaps(c, wide) for c in chosen) else cand)
     return chosen
 
 
