@@ -107,6 +107,7 @@ def test_a_year_named_in_the_question_must_be_named_by_the_article(cia: Assistan
     assert cia.ask(CIA_QUESTION).citations[0].doc_id == "petraeus"
     absent = cia.ask("Кого Сенат США утвердил директором ЦРУ в 2022 году?")
     assert not absent.answered and absent.notes == ["ни в одной найденной статье не упоминается 2022"]
+    assert absent.text == "В корпусе нет ответа на этот вопрос: ни в одной найденной статье не упоминается 2022."
 
 
 def test_follow_up_pointing_back_is_answered_from_the_previous_answers_article(cia: Assistant) -> None:

@@ -146,7 +146,8 @@ class ExtractiveAnswerer:
         """An ``Answer`` quoting the best spans ([1] = best), or the no-answer reply."""
         lang = detect_lang(question)
         if not self.relevant(scored) or not WORD_RE.search(question):  # no word at all: nothing was asked
-            text, citations = NO_ANSWER[lang], []
+            why = "; ".join(scored.notes) if not scored.candidates else ""  # e.g. no article names the year asked
+            text, citations = (f"{NO_ANSWER[lang][:-1]}: {why}." if why else NO_ANSWER[lang]), []
         else:
             chosen = select(self.widened(scored, articles), self.settings.max_citations, self.ranker.margin,
                             self.ranker.threshold(scored.pair))
