@@ -269,3 +269,18 @@ def test_a_wider_window_scored_as_well_stands_for_its_sentence() -> None:
     assert [(c.start, c.end, c.score) for c in chosen] == [(0, 30, 3.0), (50, 60, 2.8)]  # more context, same rank
     far = cand(0, 30, 1.0)  # scored well below the sentence: a different quote, not the same claim widened
     assert [(c.start, c.end) for c in select([sentence, other, far], 3, 8.0, threshold=0.865)] == [(0, 10), (50, 60)]
+
+
+def test_feature_elimination_drops_only_what_cross_validation_rewards() -> None:
+    from assistant.answering.training.selection import eliminate
+
+    group = Group("q", "lexical", "ru-ru", np.ones((3, len(FEATURES)), dtype=np.float32), np.array([1.0, 0, 0]), True)
+    gains = {"lead": 0.05, "chars": 0.02, "dense": -0.2}  # what zeroing each column does to the judged score
+
+    def judge(groups: list[Group]) -> tuple[float, float]:
+        zeroed = {n for i, n in enumerate(FEATURES) if not groups[0].features[:, i].any()}
+        return 0.6 + sum(gains.get(n, -0.01) for n in zeroed), 0.7
+
+    steps = eliminate([group], judge)
+    assert [s.dropped for s in steps] == ["lead", "chars"] and abs(steps[-1].cv - 0.67) < 1e-9
+    assert group.features.all()  # the caller's groups are not changed

@@ -12,10 +12,10 @@ from .analysis import WORD_RE, TextInfo, question_type, text_info
 from .candidates import ArticleSentences, Candidate
 
 FEATURES: tuple[str, ...] = (
-    "dense", "dense_gap", "dense_mean", "adj_gap", "doc_gap", "focus", "focus_gap", "head_sim",
+    "dense", "dense_gap", "dense_mean", "doc_gap", "focus", "focus_gap", "head_sim",
     "dense_z", "focus_z", "focus_lex",
     "lex", "lex_gap", "name_cov", "novelty",
-    "headline", "lead", "position", "anaphoric", "width2", "width3", "chars",
+    "headline", "lead", "anaphoric", "width2", "width3", "chars",
     "t_who", "t_where", "t_when", "t_count", "t_why", "t_what",
 )
 
@@ -129,7 +129,6 @@ def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims, p
     info = window_info(sents, cand)
     sims = sim.question
     inner = sims[cand.first:cand.last + 1]
-    adjacent = [sims[i] for i in (cand.first - 1, cand.last + 1) if 0 <= i < len(sims)]
     body = [i for i, h in enumerate(sents.headline) if not h]
     q_names = q.info.names or q.info.lemmas
     return {
@@ -139,13 +138,11 @@ def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims, p
         "focus_z": zscore(sim.focus, float(sim.focus[cand.first:cand.last + 1].max()), pool.f_mean, pool.f_var),
         "focus_lex": overlap(q, info, q.focus),
         "head_sim": float(sim.headline[cand.first:cand.last + 1].max()),  # NaN (unknown) without a headline line
-        "adj": float(max(adjacent)) if adjacent else 0.0,
         "lex": overlap(q, info),
         "name_cov": len(q_names & (info.names | info.lemmas)) / len(q_names) if q_names else 0.0,
         "novelty": len(info.lemmas - q.info.lemmas) / max(1, len(info.lemmas)),
         "headline": float(any(sents.headline[cand.first:cand.last + 1])),
         "lead": float(bool(body) and cand.first == body[0]),
-        "position": cand.first / max(1, len(sents.spans) - 1),
         "anaphoric": float(info.anaphoric),
         "width2": float(cand.last - cand.first == 1), "width3": float(cand.last - cand.first == 2),
         "chars": min(len(cand.text), 400) / 400,
@@ -168,7 +165,6 @@ def featurize(q: Question, cands: Sequence[Candidate], sents: dict[str, ArticleS
         r["dense_gap"] = r["dense"] - best_dense
         r["lex_gap"] = r["lex"] - best_lex
         r["focus_gap"] = r["focus"] - best_focus
-        r["adj_gap"] = r.pop("adj") - best_dense
         r["doc_gap"] = doc_best.get(c.doc_id, best_dense) - best_dense
     return Features(FEATURES, np.array([[r[n] for n in FEATURES] for r in rows], dtype=np.float32))
 

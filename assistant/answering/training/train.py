@@ -173,6 +173,23 @@ def git_commit() -> str:
         return ""
 
 
+def judge(groups: list[Group]) -> tuple[float, float]:
+    """Cross-validated top-1 of the setting ``choose`` picks, and top-1 of its fit, on dev-tune."""
+    fitted, chosen, grid = choose([], groups, [0.0])
+    key = f"C={chosen['C']} synth={chosen['synthetic_weight']} prior={chosen['prior_weight']}"
+    return grid[key], report(fitted, [], groups)["dev_tune_top1"]
+
+
+def print_selection(dev: list[Group]) -> None:
+    """Run the feature elimination and print its steps (the kept set is FEATURES minus the dropped ones)."""
+    from .selection import eliminate
+
+    steps = eliminate(dev, judge)
+    for step in steps:
+        print(f"drop {step.dropped}: cross-validated top-1 {step.cv:.4f} (fit {step.fit:.4f})")
+    print("nothing to drop" if not steps else "remove these from answering.features.FEATURES, then retrain")
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Collect, fit, choose, write the weights JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -183,6 +200,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--synthetic-weights", default="0",
                         help="Comma-separated weights of NEREL synthetic questions to compare by cross-validation "
                              "(e.g. 0,0.02); 0 alone skips generating them (they did not help: docs/answer_ranker.md).")
+    parser.add_argument("--select-features", action="store_true",
+                        help="Only run the greedy feature elimination on dev-tune and print it (about a minute).")
     parser.add_argument("--out", type=Path, default=Path("assistant/answering/weights/linear-v1.json"))
     args = parser.parse_args(argv)
     if not (args.shared / "eval-data/nerel-wikinews/annotations/train").is_dir():
@@ -191,6 +210,9 @@ def main(argv: Sequence[str] | None = None) -> None:
     assistant = open_assistant(args.shared, args.data_dir)
     weights = [float(w) for w in args.synthetic_weights.split(",")]
     synth, dev = gather(assistant, args.shared, args.seed, args.cache, any(w > 0 for w in weights))
+    if args.select_features:
+        print_selection(dev)
+        return
     fitted, chosen, grid = choose(synth, dev, weights)
     relevance_th = thresholds(dev, rubq_groups(assistant, args.shared, args.data_dir))
     payload = {
