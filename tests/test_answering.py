@@ -230,6 +230,17 @@ def test_a_quote_that_points_back_is_widened_to_what_it_points_to() -> None:
     assert widened(one(3), sents, why, 150) == one(3)  # too long together: unchanged
     assert widened(one(2), sents, why, 400) == one(2)  # holds the reason itself, points nowhere
     assert widened(one(1), sents, why, 400) == one(1)  # never widened into the headline line
+    story = Article("s", "t", "Американку задержали в аэропорту.\n\nБанки пострадали от атак.\n\nОна пыталась выехать в Пакистан.\n"
+                              "Она хотела попасть в Сирию.\n\nShura Council).\n\nВ связи с этим её обвинили.")
+    parts = article_sentences(story)
+
+    def at(i: int) -> Candidate:
+        return Candidate("s", parts.spans[i].start, parts.spans[i].end, parts.text(i), first=i, last=i)
+
+    where = make_question("Где её задержали?", idf)
+    assert widened(at(2), parts, where, 400) == at(2)  # a pronoun after a blank line may point further back
+    assert widened(at(3), parts, where, 400).text == "Она пыталась выехать в Пакистан.\nОна хотела попасть в Сирию."
+    assert widened(at(5), parts, where, 400) == at(5)  # «Shura Council).» is a splitting leftover, not a sentence
 
 
 def test_the_reason_in_the_next_sentence_joins_the_quote() -> None:
@@ -269,6 +280,9 @@ def test_a_wider_window_scored_as_well_stands_for_its_sentence() -> None:
     assert [(c.start, c.end, c.score) for c in chosen] == [(0, 30, 3.0), (50, 60, 2.8)]  # more context, same rank
     far = cand(0, 30, 1.0)  # scored well below the sentence: a different quote, not the same claim widened
     assert [(c.start, c.end) for c in select([sentence, other, far], 3, 8.0, threshold=0.865)] == [(0, 10), (50, 60)]
+    before = cand(0, 30, 2.9)  # opens with another sentence: the reader would meet that one first
+    late = Candidate("a", 20, 30, "x" * 10, relevance=0.9, score=3.0)
+    assert [(c.start, c.end) for c in select([late, other, before], 3, 8.0, threshold=0.865)] == [(20, 30), (50, 60)]
 
 
 def test_feature_elimination_drops_only_what_cross_validation_rewards() -> None:

@@ -69,6 +69,7 @@ class TextInfo:
     has_cause: bool
     anaphoric: bool  # starts with a word that points back («Он», «Это», «Однако»): the ranker's feature
     points_back: bool = False  # that, or a demonstrative among the first words («В связи с этим», «По этой причине»)
+    demonstrative: bool = False  # a demonstrative among the first words: it points back even across a paragraph
 
 
 def years(text: str) -> frozenset[str]:
@@ -128,6 +129,7 @@ def text_info(text: str) -> TextInfo:
     toks = tokens(text)
     low = text.lower()
     first = toks[0].lemma if toks else ""
+    demonstrative = any(t.lemma in DEMONSTRATIVE for t in toks[:OPENING_WORDS])
     return TextInfo(
         lemmas=frozenset(t.lemma for t in toks if t.lemma not in STOP and len(t.lemma) > 1),
         names=frozenset(t.lemma for t in toks if t.name),
@@ -137,7 +139,8 @@ def text_info(text: str) -> TextInfo:
         has_date=bool(YEAR_RE.search(text)) or any(m in low for m in MONTHS),
         has_cause=any(c in low for c in CAUSE_CUES),
         anaphoric=first in ANAPHORA,
-        points_back=first in ANAPHORA or any(t.lemma in DEMONSTRATIVE for t in toks[:OPENING_WORDS]),
+        points_back=first in ANAPHORA or demonstrative,
+        demonstrative=demonstrative,
     )
 
 

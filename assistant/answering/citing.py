@@ -27,9 +27,10 @@ def contains(wide: Candidate, cand: Candidate) -> bool:
 
 
 def widest(cand: Candidate, scored: list[Candidate]) -> Candidate:
-    """The widest candidate holding this one and scored within WIDER_DELTA of it (more context, the same claim);
-    it keeps the score of the quote it stands for, so citations stay in score order."""
-    near = [w for w in scored if contains(w, cand) and w.score >= cand.score - WIDER_DELTA]
+    """The widest candidate opening with this one and scored within WIDER_DELTA of it (more context after the
+    same claim, never a sentence put before it); it keeps the score of the quote it stands for, so citations stay
+    in score order."""
+    near = [w for w in scored if contains(w, cand) and w.start == cand.start and w.score >= cand.score - WIDER_DELTA]
     wide = max(near, key=lambda w: w.end - w.start, default=cand)
     return replace(wide, score=cand.score, relevance=max(cand.relevance, wide.relevance))
 

@@ -3,18 +3,30 @@ sentence that holds what was asked and opens by pointing back («Это было
 
 from __future__ import annotations
 
+import re
 from dataclasses import replace
 
-from .analysis import text_info
+from .analysis import WORD_RE, text_info
 from .candidates import ArticleSentences, Candidate
 from .features import Question, type_match, window_info
 
+BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
+MIN_WORDS = 3  # a neighbour shorter than this is a splitting leftover («Shura Council).»), not a sentence to add
 
-def joinable(sents: ArticleSentences, j: int) -> bool:
-    """Whether sentence ``j`` may join a quote of its neighbour: it exists and is not a headline or caption line.
-    It may stand in the next or previous paragraph: news paragraphs are often one sentence, and a sentence that
-    points back leans on the previous one wherever the line breaks."""
-    return 0 <= j < len(sents.spans) and not sents.headline[j]
+
+def leans(sents: ArticleSentences, i: int, j: int) -> bool:
+    """Whether sentences i and j (adjacent) belong in one quote because the later one points back to the earlier.
+
+    Within a paragraph, or across a single line break, any pointing opening counts («Он…», «Однако…»); across a
+    blank line only a demonstrative one («В связи с этим…», «Это было сделано…»): a pronoun opening a paragraph
+    often points further back than the sentence before it. The neighbour must be a whole sentence, not a headline
+    or caption line."""
+    if not 0 <= j < len(sents.spans) or sents.headline[j] or len(WORD_RE.findall(sents.text(j))) < MIN_WORDS:
+        return False
+    a, b = sorted((i, j))
+    later = text_info(sents.text(b))
+    blank_line = BLANK_LINE.search(sents.article.text, sents.spans[a].end, sents.spans[b].start) is not None
+    return later.demonstrative or (later.points_back and not blank_line)
 
 
 def asked_in(q: Question, sents: ArticleSentences, first: int, last: int) -> bool:
@@ -26,10 +38,9 @@ def asked_in(q: Question, sents: ArticleSentences, first: int, last: int) -> boo
 def widened(cand: Candidate, sents: ArticleSentences, q: Question, max_chars: int) -> Candidate:
     """The candidate with the neighbour it leans on, within ``max_chars``; else unchanged."""
     first, last = cand.first, cand.last
-    if text_info(sents.text(first)).points_back and joinable(sents, first - 1):
+    if leans(sents, first, first - 1):
         first -= 1
-    elif (joinable(sents, last + 1) and text_info(sents.text(last + 1)).points_back
-          and not asked_in(q, sents, first, last) and asked_in(q, sents, last + 1, last + 1)):
+    elif leans(sents, last, last + 1) and not asked_in(q, sents, first, last) and asked_in(q, sents, last + 1, last + 1):
         last += 1
     start, end = sents.spans[first].start, sents.spans[last].end
     if (first, last) == (cand.first, cand.last) or end - start > max_chars:
