@@ -218,6 +218,7 @@ def test_a_quote_that_points_back_is_widened_to_what_it_points_to() -> None:
 
     assert text_info("В связи с этим был отменён концерт.").points_back
     assert not text_info("В связи с болезнью был отменён концерт.").points_back
+    assert not text_info("Перминов, которому в этом году исполнилось 65 лет, ушёл.").points_back  # «this year»: now
     sents = article_sentences(SINGER)
     text = SINGER.text
 

@@ -34,6 +34,7 @@ ANAPHORA = _words("""он она оно они его её ее их ему ей
 последние данный данная""")
 DEMONSTRATIVE = frozenset({"этот", "это", "тот", "такой", "данный"})  # «В связи с этим», «По этой причине», «До того»
 OPENING_WORDS = 4  # a demonstrative this early makes the sentence point back
+DEICTIC_TIME = frozenset({"год", "месяц", "неделя", "сезон", "век", "раз"})  # «в этом году» points at now, not back
 STOP = _words("""и в во не что он на я с со как а то все она так его но да ты к у же вы за бы по только ее её мне
 было вот от меня еще ещё нет о из ему теперь когда даже ну вдруг ли если уже или ни быть был него до вас нибудь опять
 уж вам ведь там потом себя ничего ей может они тут где есть надо ней для мы тебя их чем была сам чтоб без будто чего
@@ -123,13 +124,22 @@ def tokens(text: str) -> list[Token]:
     return out
 
 
+def opens_with_demonstrative(lemmas: list[str]) -> bool:
+    """A demonstrative among the first words («В связи с этим», «Это было»), not one naming the present time."""
+    for i, lemma in enumerate(lemmas[:OPENING_WORDS]):
+        following = lemmas[i + 1] if i + 1 < len(lemmas) else ""
+        if lemma in DEMONSTRATIVE and following not in DEICTIC_TIME:
+            return True
+    return False
+
+
 @lru_cache(maxsize=50_000)
 def text_info(text: str) -> TextInfo:
     """Lemmas, entities and cues of a sentence (cached by text)."""
     toks = tokens(text)
     low = text.lower()
     first = toks[0].lemma if toks else ""
-    demonstrative = any(t.lemma in DEMONSTRATIVE for t in toks[:OPENING_WORDS])
+    demonstrative = opens_with_demonstrative([t.lemma for t in toks[:OPENING_WORDS + 1]])
     return TextInfo(
         lemmas=frozenset(t.lemma for t in toks if t.lemma not in STOP and len(t.lemma) > 1),
         names=frozenset(t.lemma for t in toks if t.name),
