@@ -50,6 +50,7 @@ class Outcome:
     answered: bool
     seconds: float
     quotes: list[str] = field(default_factory=list)  # the first citations in order (quote@3); [quote] if empty
+    confident: bool = True  # False when the first quote was offered as the closest passage, not as the answer
 
 
 @dataclass
@@ -201,16 +202,18 @@ class KindRow:
     quote1: float
     quote3: float
     declined: float
+    closest: float  # answered, but the first quote offered as the closest passage rather than as the answer
     p50_ms: float
     p95_ms: float
 
     def row(self) -> list[str]:
         """Cells for a markdown table."""
         return [self.system, self.kind, str(self.n), fmt(self.hit1), fmt(self.quote1), fmt(self.quote3),
-                fmt(self.declined), fmt(self.p50_ms, 0), fmt(self.p95_ms, 0)]
+                fmt(self.declined), fmt(self.closest), fmt(self.p50_ms, 0), fmt(self.p95_ms, 0)]
 
 
-KIND_HEADER = ["system", "kind", "n", "article hit@1", "quote@1", "quote@3", "declined", "p50 ms", "p95 ms"]
+KIND_HEADER = ["system", "kind", "n", "article hit@1", "quote@1", "quote@3", "declined", "offered as closest",
+               "p50 ms", "p95 ms"]
 
 
 def kind_row(system: str, kind: str, pairs: Sequence[tuple[EvalQuestion, Outcome]]) -> KindRow:
@@ -226,6 +229,7 @@ def kind_row(system: str, kind: str, pairs: Sequence[tuple[EvalQuestion, Outcome
         quote1=nan if no_gold else sum(1 for q, o in gold if quote_hit(q, o.quote)) / n,
         quote3=nan if no_gold else sum(1 for q, o in gold if any(quote_hit(q, x) for x in (o.quotes or [o.quote])[:3])) / n,
         declined=sum(1 for _, o in pairs if not o.answered) / n,
+        closest=sum(1 for _, o in pairs if o.answered and not o.confident) / n,
         p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95))
 
 
@@ -302,6 +306,6 @@ def assistant_system(assistant: Assistant) -> Callable[[EvalQuestion], Outcome]:
         answer_trace = assistant.trace(q.question, history)
         cites = answer_trace.answer.citations
         return Outcome(answer_trace.doc_ranking, cites[0].quote if cites else "", answer_trace.answer.answered, 0.0,
-                       [c.quote for c in cites])
+                       [c.quote for c in cites], answer_trace.answer.confident)
 
     return measured(run)

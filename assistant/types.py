@@ -155,6 +155,7 @@ class Answer:
     search_query: str = ""  # the query actually searched (after follow-up rewriting)
     notes: list[str] = field(default_factory=list)  # e.g. dropped unverifiable LLM quotes
     elapsed_ms: float = 0.0
+    confident: bool = True  # False when the first quote is offered as the closest passage, not as the answer
 
     def plain_text(self) -> str:
         """The whole answer as plain text: the text, each numbered quote, and the filters applied."""
@@ -178,6 +179,7 @@ class Answer:
             "filters_description": self.filters_applied.describe(self.lang),
             "search_query": self.search_query,
             "notes": list(self.notes),
+            "confident": self.confident,
             "elapsed_ms": round(self.elapsed_ms, 1),
         }
 

@@ -19,7 +19,7 @@ from assistant.markup import clean_markup
 from assistant.pipeline import Assistant
 from assistant.types import Article
 
-from .conftest import SEED_QUESTION, SEED_QUOTE, make_settings
+from .conftest import CORPUS, SEED_QUESTION, SEED_QUOTE, make_settings
 
 LYNCH = Article(
     doc_id="lynch", title="Режиссёр Дэвид Линч уходит из кино",
@@ -299,3 +299,23 @@ def test_feature_elimination_drops_only_what_cross_validation_rewards() -> None:
     steps = eliminate([group], judge)
     assert [s.dropped for s in steps] == ["lead", "chars"] and abs(steps[-1].cv - 0.67) < 1e-9
     assert group.features.all()  # the caller's groups are not changed
+
+
+def test_an_unlikely_first_quote_is_offered_as_the_closest_not_as_the_answer(tmp_path: Path,
+                                                                            assistant: Assistant) -> None:
+    from assistant.answering.citing import HEDGE, LEAD
+
+    bundled = make_ranker("linear", "multilingual-e5-small", None)
+    assert bundled.hedged(-3.0) and not bundled.hedged(1.0)  # P 0.05 and 0.73 against the weights' ~0.3
+    assert not make_ranker("formula", "multilingual-e5-small", None).hedged(-3.0)  # not a probability: never
+    older = make_ranker(f"linear:{weights(tmp_path, hedge_below=None)}", "multilingual-e5-small", None)
+    assert not older.hedged(-3.0)  # a weights file without the field hedges nothing
+    answer = assistant.ask(SEED_QUESTION)
+    assert answer.text == LEAD["ru"] and answer.confident and answer.to_dict()["confident"] is True
+    always = Assistant(make_settings(tmp_path / "d", answer_ranker=f"linear:{weights(tmp_path, hedge_below=1.0)}"),
+                       embedder=assistant.embedder)
+    always.ingest([CORPUS / "000_348cd98c955992e8.txt"])
+    hedged = always.ask(SEED_QUESTION)
+    assert hedged.text == HEDGE["ru"] and not hedged.confident and SEED_QUOTE in hedged.citations[0].quote
+    assert always.ask("What documents were signed during the visit?").text == HEDGE["en"]
+    always.close()

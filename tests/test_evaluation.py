@@ -6,7 +6,15 @@ import json
 from pathlib import Path
 
 from assistant.evalrun import bar_chart, evaluate
-from assistant.evaluation import EvalQuestion, Outcome, load_jsonl, load_squad, load_unanswerable, score
+from assistant.evaluation import (
+    EvalQuestion,
+    Outcome,
+    load_jsonl,
+    load_squad,
+    load_unanswerable,
+    score,
+    score_by_kind,
+)
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 
@@ -38,6 +46,9 @@ def test_metrics_are_computed_from_outcomes() -> None:
     assert (m.hit1, m.hit5, round(m.mrr10, 3)) == (1 / 3, 2 / 3, 0.5)
     assert (m.quote_contains, round(m.declined, 3)) == (2 / 3, 0.333)
     assert m.p50_ms == 200.0
+    hedged = Outcome(["d3"], "x", True, 0.1, confident=False)
+    rows = {r.kind: r for r in score_by_kind("s", [*qs, qs[2]], [*outs, hedged])}
+    assert rows["answerable"].closest == 0.25 and rows["answerable"].declined == 0.25  # declined is not "closest"
 
 
 def test_loaders(tmp_path: Path) -> None:

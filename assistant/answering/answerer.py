@@ -13,7 +13,7 @@ import numpy as np
 from ..types import Answer, Article, Filters, Hit
 from .analysis import WORD_RE, detect_lang, text_info, years
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
-from .citing import LEAD, NO_ANSWER, cite, select
+from .citing import HEDGE, LEAD, NO_ANSWER, cite, select
 from .context import widened
 from .features import Features, Question, Sims, featurize, focus_text, make_question, relevance
 from .rankers import AnswerRanker, make_ranker
@@ -145,12 +145,15 @@ class ExtractiveAnswerer:
                search_query: str) -> Answer:
         """An ``Answer`` quoting the best spans ([1] = best), or the no-answer reply."""
         lang = detect_lang(question)
+        hedged = False
         if not self.relevant(scored) or not WORD_RE.search(question):  # no word at all: nothing was asked
             why = "; ".join(scored.notes) if not scored.candidates else ""  # e.g. no article names the year asked
             text, citations = (f"{NO_ANSWER[lang][:-1]}: {why}." if why else NO_ANSWER[lang]), []
         else:
             chosen = select(self.widened(scored, articles), self.settings.max_citations, self.ranker.margin,
                             self.ranker.threshold(scored.pair))
-            text, citations = LEAD[lang], cite(chosen, articles)
+            hedged = self.ranker.hedged(chosen[0].score)
+            text, citations = (HEDGE if hedged else LEAD)[lang], cite(chosen, articles)
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
-                      filters_applied=filters, search_query=search_query, notes=list(scored.notes))
+                      filters_applied=filters, search_query=search_query, notes=list(scored.notes),
+                      confident=not hedged)

@@ -12,6 +12,8 @@ NO_ANSWER = {
     "en": "The corpus holds no answer to this question.",
 }
 LEAD = {"ru": "Вот что говорится в источниках:", "en": "Here is what the sources say:"}
+HEDGE = {"ru": "Прямого ответа в источниках может не быть; ближе всего к вопросу:",
+         "en": "The sources may not answer this directly; the closest passages:"}
 EXTRA_SLACK = 0.1  # quotes after [1] may be this much less relevant than a question needs to be answered at all
 WIDER_DELTA = 0.5  # a window holding a chosen quote replaces it when scored this close (logits): more context
 

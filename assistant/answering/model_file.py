@@ -33,6 +33,7 @@ class LinearModel:
     prior_weight: float  # weight of the formula score added to the linear score (0 = none)
     embedder_model_id: str
     raw: dict[str, Any]
+    hedge_below: float | None = None  # a first quote less likely than this to hold the answer is offered as "closest"
 
 
 def builtin_path(name: str) -> Path:
@@ -69,7 +70,8 @@ def _build(path: Path, raw: dict[str, Any]) -> LinearModel:
         raise AnswerModelError(f"{path}: no decline threshold for ru-ru; retrain: {RETRAIN}")
     return LinearModel(str(path), tuple(raw["features"]), tuple(raw["mean"]), tuple(raw["scale"]),
                        tuple(raw["coef"]), float(raw["intercept"]), dict(raw["thresholds"]), float(raw["margin"]),
-                       float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], raw)
+                       float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], raw,
+                       float(raw["hedge_below"]) if raw.get("hedge_below") is not None else None)
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:

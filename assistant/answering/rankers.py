@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Protocol
@@ -29,6 +30,10 @@ class AnswerRanker(Protocol):
         """The decline threshold on relevance (dense + 0.12 · overlap) for a language pair (``ru-ru``, ``en-ru``)."""
         ...
 
+    def hedged(self, score: float) -> bool:
+        """Whether a first quote with this score is too unlikely to hold the answer to be offered as the answer."""
+        ...
+
 
 class FormulaRanker:
     """The hand-set baseline: dense similarity plus weighted term overlap plus a small length bonus."""
@@ -47,9 +52,13 @@ class FormulaRanker:
         """One threshold for every language pair."""
         return self.min_relevance
 
+    def hedged(self, score: float) -> bool:
+        """Never: the formula's score is not a probability."""
+        return False
+
 
 class LinearRanker:
-    """A linear model over standardised features, trained listwise on synthetic and development questions."""
+    """A logistic model over standardised features ("this candidate holds the answer"), fitted on the dev set."""
 
     def __init__(self, model: LinearModel) -> None:
         self.model = model
@@ -73,6 +82,11 @@ class LinearRanker:
         """The pair's threshold, else the one for the question's language with Russian articles."""
         t = self.model.thresholds
         return t.get(pair, t.get(pair.split("-")[0] + "-ru", t["ru-ru"]))
+
+    def hedged(self, score: float) -> bool:
+        """The logit as a probability, below the model's ``hedge_below`` (none in older weights files)."""
+        below = self.model.hedge_below
+        return below is not None and 1.0 / (1.0 + math.exp(-score)) < below
 
 
 def make_ranker(key: str, embedder_model_id: str, min_relevance: float | None) -> AnswerRanker:

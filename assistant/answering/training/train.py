@@ -34,6 +34,7 @@ PRIOR_TOLERANCE = 0.025  # the prior is kept while it costs at most this much cr
 MARGIN = 8.0  # quotes after [1] are shown while their logit is within this of the best (e^8: nearly always)
 MAX_DECLINED = 0.04  # answerable questions of the dev set a threshold may decline
 RUBQ_DECLINED = 0.92  # general-knowledge questions (RuBQ) against the demo news corpus that must be declined
+HEDGE_SHARE = 0.05  # right first quotes of dev-tune that may be offered as "closest" rather than as the answer
 
 
 def tune_split(qid: str) -> bool:
@@ -165,6 +166,32 @@ def report(fitted: Fitted, synth: list[Group], dev: list[Group]) -> dict[str, fl
     return out
 
 
+def first_quote(fitted: Fitted, g: Group) -> tuple[float, bool]:
+    """The probability the model gives its first candidate, and whether that candidate holds the answer."""
+    scores = fitted.scores(g.features)
+    best = int(np.argmax(scores))
+    return float(1.0 / (1.0 + np.exp(-scores[best]))), bool(g.answerable and g.labels[best])
+
+
+def hedge_below(fitted: Fitted, dev: Sequence[Group]) -> float:
+    """The probability below which a first quote is offered as "closest": HEDGE_SHARE of dev-tune's right ones."""
+    right = sorted(p for p, ok in (first_quote(fitted, g) for g in dev if tune_split(g.qid) and len(g.labels)) if ok)
+    return right[int(HEDGE_SHARE * len(right))] if right else 0.0
+
+
+def hedge_report(fitted: Fitted, dev: Sequence[Group], below: float) -> dict[str, float]:
+    """How many first quotes each split would offer as "closest": right ones, wrong ones, unanswerable questions."""
+    out: dict[str, float] = {}
+    for split, keep in (("tune", True), ("heldout", False)):
+        groups = [g for g in dev if tune_split(g.qid) == keep and len(g.labels)]
+        hedged = [(g, ok) for g in groups for p, ok in [first_quote(fitted, g)] if p < below]
+        out[f"dev_{split}_hedged_right"] = sum(ok for _, ok in hedged)
+        out[f"dev_{split}_hedged_wrong"] = sum(g.answerable and not ok for g, ok in hedged)
+        out[f"dev_{split}_hedged_unanswerable"] = sum(not g.answerable for g, _ in hedged)
+        out[f"dev_{split}_questions"] = len(groups)
+    return out
+
+
 def git_commit() -> str:
     """The current commit, for the record."""
     try:
@@ -215,15 +242,17 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     fitted, chosen, grid = choose(synth, dev, weights)
     relevance_th = thresholds(dev, rubq_groups(assistant, args.shared, args.data_dir))
+    hedge = hedge_below(fitted, dev)
     payload = {
         "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
         "coef": fitted.coef.tolist(), "intercept": fitted.intercept, "prior_weight": fitted.prior_weight, "margin": MARGIN,
-        "thresholds": relevance_th,
+        "thresholds": relevance_th, "hedge_below": hedge,
         "embedder_model_id": assistant.embedder.model_id,
         "trained": {"commit": git_commit(), "seed": args.seed, **chosen, "cv_dev_tune_top1": grid,
                     "synthetic_questions": len(synth), "dev_questions": len(dev),
                     "command": "python -m assistant.answering.training.train --shared ../shared"},
-        "dev_metrics": {**report(fitted, synth, dev), **decline_report(dev, relevance_th)},
+        "dev_metrics": {**report(fitted, synth, dev), **decline_report(dev, relevance_th),
+                        **hedge_report(fitted, dev, hedge)},
     }
     write_model(args.out, payload)
     print(json.dumps({**chosen, **payload["dev_metrics"], "thresholds": relevance_th, "cv": grid}, indent=1))
