@@ -69,8 +69,12 @@ class TextInfo:
     has_date: bool
     has_cause: bool
     anaphoric: bool  # starts with a word that points back («Он», «Это», «Однако»): the ranker's feature
-    points_back: bool = False  # that, or a demonstrative among the first words («В связи с этим», «По этой причине»)
-    demonstrative: bool = False  # a demonstrative among the first words: it points back even across a paragraph
+    demonstrative: bool = False  # a demonstrative among the first words («В связи с этим», «По этой причине»)
+
+    @property
+    def points_back(self) -> bool:
+        """Opens with a word that points back, or has a demonstrative among its first words."""
+        return self.anaphoric or self.demonstrative
 
 
 def years(text: str) -> frozenset[str]:
@@ -139,7 +143,6 @@ def text_info(text: str) -> TextInfo:
     toks = tokens(text)
     low = text.lower()
     first = toks[0].lemma if toks else ""
-    demonstrative = opens_with_demonstrative([t.lemma for t in toks[:OPENING_WORDS + 1]])
     return TextInfo(
         lemmas=frozenset(t.lemma for t in toks if t.lemma not in STOP and len(t.lemma) > 1),
         names=frozenset(t.lemma for t in toks if t.name),
@@ -149,8 +152,7 @@ def text_info(text: str) -> TextInfo:
         has_date=bool(YEAR_RE.search(text)) or any(m in low for m in MONTHS),
         has_cause=any(c in low for c in CAUSE_CUES),
         anaphoric=first in ANAPHORA,
-        points_back=first in ANAPHORA or demonstrative,
-        demonstrative=demonstrative,
+        demonstrative=opens_with_demonstrative([t.lemma for t in toks[:OPENING_WORDS + 1]]),
     )
 
 

@@ -184,7 +184,8 @@ def hedge_report(fitted: Fitted, dev: Sequence[Group], below: float) -> dict[str
     out: dict[str, float] = {}
     for split, keep in (("tune", True), ("heldout", False)):
         groups = [g for g in dev if tune_split(g.qid) == keep and len(g.labels)]
-        hedged = [(g, ok) for g in groups for p, ok in [first_quote(fitted, g)] if p < below]
+        firsts = [(g, *first_quote(fitted, g)) for g in groups]
+        hedged = [(g, ok) for g, p, ok in firsts if p < below]
         out[f"dev_{split}_hedged_right"] = sum(ok for _, ok in hedged)
         out[f"dev_{split}_hedged_wrong"] = sum(g.answerable and not ok for g, ok in hedged)
         out[f"dev_{split}_hedged_unanswerable"] = sum(not g.answerable for g, _ in hedged)
