@@ -16,6 +16,11 @@ from .model_file import AnswerModelError, LinearModel, builtin_path, read_model
 DEFAULT_MODEL = "linear-v1"
 
 
+def probability(logit: float) -> float:
+    """The logistic of a logit (tanh form: no overflow however far the logit is from 0)."""
+    return 0.5 * (1.0 + math.tanh(0.5 * logit))
+
+
 class AnswerRanker(Protocol):
     """Scores candidates in input order; says below which best score a question is declined."""
 
@@ -86,7 +91,7 @@ class LinearRanker:
     def hedged(self, score: float) -> bool:
         """The logit as a probability, below the model's ``hedge_below`` (none in older weights files)."""
         below = self.model.hedge_below
-        return below is not None and 1.0 / (1.0 + math.exp(-score)) < below
+        return below is not None and probability(score) < below
 
 
 def make_ranker(key: str, embedder_model_id: str, min_relevance: float | None) -> AnswerRanker:

@@ -21,6 +21,7 @@ import numpy as np
 from ...evaluation import load_jsonl
 from ..features import FEATURES, Features, relevance
 from ..model_file import FORMAT, write_model
+from ..rankers import probability
 from .data import Group, collect
 from .fit import Fitted, fit, threshold_for, top1
 from .synth import synthesize
@@ -170,7 +171,7 @@ def first_quote(fitted: Fitted, g: Group) -> tuple[float, bool]:
     """The probability the model gives its first candidate, and whether that candidate holds the answer."""
     scores = fitted.scores(g.features)
     best = int(np.argmax(scores))
-    return float(1.0 / (1.0 + np.exp(-scores[best]))), bool(g.answerable and g.labels[best])
+    return probability(float(scores[best])), bool(g.answerable and g.labels[best])
 
 
 def hedge_below(fitted: Fitted, dev: Sequence[Group]) -> float:
