@@ -60,6 +60,8 @@ def test_headline_and_caption_lines_are_flagged() -> None:
     assert sents.headline[:2] == [True, True]  # the headline and the photo caption «Дэвид Линч»
     assert not any(sents.headline[2:])
     assert sents.paragraph[2] != sents.paragraph[3]
+    quoting = article_sentences(Article("q", "Заголовок", "Заголовок\nПредставитель ведомства подтвердил это:\n«Да.»"))
+    assert quoting.headline == [True, False, False]  # a line that introduces a quote is prose, not a caption
 
 
 def test_windows_stay_in_one_paragraph_and_are_verbatim() -> None:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from assistant.answering.candidates import TERMINAL
 from assistant.evalrun import bar_chart, evaluate
 from assistant.evaluation import (
     EvalQuestion,
@@ -86,3 +87,26 @@ def test_evaluate_with_baselines_and_chart(tmp_path: Path, settings: Settings, a
     assert "| assistant (hybrid + quote scoring) | 3 | 1.000 |" in report.markdown()
     bar_chart(report, tmp_path / "chart.png")
     assert (tmp_path / "chart.png").read_bytes()[:4] == b"\x89PNG"
+
+
+DEMO_QA = CORPUS.parent / "eval/demo-qa/demo-qa.jsonl"
+FIELDS = {"id", "doc_id", "question", "answer", "difficulty", "context", "lang"}
+
+
+def body_lines(doc_id: str) -> list[str]:
+    """A demo article's lines below its header lines, without the headline and the caption-like lines."""
+    lines = (CORPUS / f"{doc_id}.txt").read_text(encoding="utf-8").split("\n")[2:]
+    return [line for line in lines[1:] if line.strip().endswith(TERMINAL) or len(line.strip()) > 120]
+
+
+def test_demo_qa_gold_spans_are_verbatim_in_the_demo_articles_bodies() -> None:
+    items = [json.loads(line) for line in DEMO_QA.read_text(encoding="utf-8").splitlines()]
+    assert all(set(item) == FIELDS for item in items) and len({item["id"] for item in items}) == len(items)
+    for item in items:
+        if item["doc_id"] is None:
+            assert item["answer"] is None and item["difficulty"] is None, item["id"]
+            continue
+        assert any(item["answer"] in line for line in body_lines(item["doc_id"])), item["id"]
+    kinds = load_jsonl(DEMO_QA).questions
+    assert {k: sum(q.kind == k for q in kinds) for k in ("follow-up", "english", "unanswerable")} == \
+        {"follow-up": 10, "english": 15, "unanswerable": 20}

@@ -9,7 +9,7 @@ from ..chunking import Span, sentence_spans
 from ..types import Article, Hit
 
 MAX_WINDOW = 3  # sentences in a quote at most
-TERMINAL = tuple(".!?…»\"”)")
+TERMINAL = tuple(".!?…»\"”):;")  # a line ending so is prose (a line ending «:» introduces a quote), not a caption
 
 
 @dataclass(frozen=True)
