@@ -96,6 +96,17 @@ def test_focus_drops_the_topic_and_names() -> None:
     focus = focus_text("Сколько заработал за 2016 год депутат, утонувший в Мёртвом море?", topic)
     assert focus.startswith("Сколько заработал") and "депутат" not in focus and "море" not in focus.lower()
 
+def test_anchors_match_inflected_and_derived_names_but_not_lookalikes() -> None:
+    from assistant.answering.anchors import article_words, mentions, question_anchors
+
+    words = article_words("Жюри Каннского кинофестиваля. Катастрофа в Забайкалье. Послы США и ЕСПЧ.")
+    found = {a.word: mentions(words, a) for a in question_anchors("Кто в Каннах, Катаре, США, ЕС и Забайкалье?")}
+    assert found == {"Каннах": True, "Катаре": False, "США": True, "ЕС": False, "Забайкалье": True}
+    assert question_anchors("Какие документы были подписаны во время визита?") == ()
+    assert [a.word for a in question_anchors("За сколько дней клип Gangnam Style набрал просмотры?")] == \
+        ["Gangnam", "Style"]
+
+
 
 @pytest.mark.parametrize("key", ["formula", "linear"])
 def test_rankers_contract(key: str) -> None:

@@ -110,6 +110,14 @@ def test_a_year_named_in_the_question_must_be_named_by_the_article(cia: Assistan
     assert absent.text == "В корпусе нет ответа на этот вопрос: ни в одной найденной статье не упоминается 2022."
 
 
+def test_a_story_naming_none_of_the_questions_names_does_not_answer_it(cia: Assistant) -> None:
+    assert cia.ask("Кто возглавил ЦРУ после Помпео?").citations[0].doc_id == "haspel"
+    absent = cia.ask("Кого назначили директором ФБР?")
+    assert not absent.answered and absent.notes == ["ни в одной найденной статье не упоминается ФБР"]
+    english = cia.ask("Who became the director of the FBI?")  # names are spelled otherwise in Russian: not checked
+    assert english.notes == []
+
+
 def test_follow_up_pointing_back_is_answered_from_the_previous_answers_article(cia: Assistant) -> None:
     first = cia.ask(CIA_QUESTION)
     history = [Turn("user", CIA_QUESTION), Turn("assistant", first.plain_text())]

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
@@ -11,7 +10,8 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..types import Answer, Article, Filters, Hit
-from .analysis import WORD_RE, detect_lang, text_info, years
+from .analysis import WORD_RE, detect_lang, text_info
+from .anchors import name_anchored, year_anchored
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
 from .citing import HEDGE, LEAD, NO_ANSWER, cite, select
 from .context import widened
@@ -37,28 +37,6 @@ class Scored:
     best_relevance: float = 0.0  # the most relevant candidate's relevance: what declining is decided on
     notes: list[str] = field(default_factory=list)  # why candidates were set aside, for the user
     question: Question | None = None  # as the ranker saw it (its focus set)
-
-
-def names_years(article: Article, wanted: frozenset[str]) -> bool:
-    """Whether the article names every one of these years (in its title or text, or by its date)."""
-    text = f"{article.title}\n{article.text}"
-    return all(re.search(rf"(?<!\d){y}(?!\d)", text) or (article.date or "").startswith(y) for y in wanted)
-
-
-def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
-    """Only candidates of articles naming the years the question names (another year's story does not answer).
-
-    Returns the kept candidates and, when none is left, a note saying why.
-    """
-    wanted = years(query)
-    if not wanted:
-        return cands, ""
-    meets = {d: names_years(articles[d], wanted) for d in {c.doc_id for c in cands}}
-    kept = [c for c in cands if meets[c.doc_id]]
-    shown = ", ".join(sorted(wanted))
-    note = f"ни в одной найденной статье не упоминается {shown}" if detect_lang(query) == "ru" else \
-        f"no article found mentions {shown}"
-    return kept, "" if kept else note
 
 
 class ExtractiveAnswerer:
@@ -100,6 +78,8 @@ class ExtractiveAnswerer:
         sents = {d: self.sentences(articles[d]) for d in by_doc}
         cands = [c for d, hs in by_doc.items() for c in candidates_for(sents[d], hs, self.settings.max_quote_chars)]
         cands, note = year_anchored(query, cands, articles)
+        if cands:
+            cands, note = name_anchored(query, cands, articles)
         notes = [note] if note else []
         if not cands:
             return Scored([], list(by_doc), notes=notes)

@@ -1,0 +1,118 @@
+"""What a question is about, which an article must name to answer it: the years it names, and its names.
+
+A story about another country, person or event does not answer the question, however close its wording
+(«сколько погибших после землетрясения в Непале?» is not answered by a road accident in Transbaikalia).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+from functools import lru_cache
+
+from ..keyword import stem
+from ..types import Article
+from .analysis import CYRILLIC, LATIN, STOP, WORD_RE, analyse_word, detect_lang, years
+from .candidates import Candidate
+
+MIN_STEM = 4  # a shorter stem would match too many words as a prefix («Катар» must not match «катастрофа»)
+ENDINGS = "аеёиоуыэюяйь"  # a lemma's final vowel is an ending: «Канны» → «Канн», which begins «Каннского»
+SHORT = 3  # abbreviations this short (США, ЕС, РЖД) must appear as whole words
+
+
+@dataclass(frozen=True)
+class Anchor:
+    """A name the question is about, as typed, with its lemma and stem."""
+
+    word: str
+    lemma: str
+    stems: tuple[str, ...]  # prefixes an inflected or derived form begins with (the Snowball stem, the lemma's root)
+
+
+def question_anchors(question: str) -> tuple[Anchor, ...]:
+    """The question's names: persons, places and organisations (pymorphy3's tags or a capital letter inside the
+    sentence), and Latin-script words in a Cyrillic question (brands, titles: Amazon, Gangnam Style)."""
+    cyrillic = bool(CYRILLIC.search(question))
+    out = []
+    for i, match in enumerate(WORD_RE.finditer(question)):
+        word = match.group()
+        token = analyse_word(word, i > 0 and word[:1].isupper())
+        if token.lemma in STOP or len(word) < 2 or token.number:
+            continue
+        if token.name or token.geo or token.org or (cyrillic and LATIN.search(word)):
+            low = word.lower().replace("ё", "е")
+            stems = (stem(low), token.lemma.rstrip(ENDINGS))
+            out.append(Anchor(word, token.lemma, tuple(dict.fromkeys(s for s in stems if len(s) >= MIN_STEM))))
+    return tuple(out)
+
+
+@dataclass(frozen=True)
+class ArticleWords:
+    """The lower-cased words of an article (title and text) and their lemmas."""
+
+    words: frozenset[str]
+    lemmas: frozenset[str]
+
+
+@lru_cache(maxsize=4096)
+def article_words(text: str) -> ArticleWords:
+    """An article's words and lemmas (cached by text: the same articles come back for many questions)."""
+    words = frozenset(m.group().lower().replace("ё", "е") for m in WORD_RE.finditer(text))
+    return ArticleWords(words, frozenset(analyse_word(w, False).lemma for w in words))
+
+
+def mentions(art: ArticleWords, anchor: Anchor) -> bool:
+    """Whether the article names the anchor: the same lemma, a word the anchor's stem begins («Каннах» →
+    «Каннского», «Непале» → «Непал»), or for a short abbreviation the very word."""
+    low = anchor.word.lower().replace("ё", "е")
+    if len(low) <= SHORT:
+        return low in art.words
+    if anchor.lemma in art.lemmas or low in art.words:
+        return True
+    return any(w.startswith(anchor.stems) for w in art.words) if anchor.stems else False
+
+
+def names_any(article: Article, anchors: tuple[Anchor, ...]) -> bool:
+    """Whether the article names at least one of the anchors (always, for an article in another language)."""
+    text = f"{article.title}\n{article.text}"
+    if detect_lang(text[:400]) != detect_lang(" ".join(a.word for a in anchors)):
+        return True  # an English question about a Russian article: names are spelled differently
+    words = article_words(text)
+    return any(mentions(words, a) for a in anchors)
+
+
+def name_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
+    """Only candidates of articles naming at least one of the question's names (a story about someone or somewhere
+    else does not answer); when none is left, a note saying which names no article found mentions."""
+    anchors = question_anchors(query)
+    if not anchors:
+        return cands, ""
+    meets = {d: names_any(articles[d], anchors) for d in {c.doc_id for c in cands}}
+    kept = [c for c in cands if meets[c.doc_id]]
+    return kept, "" if kept else not_mentioned(query, [a.word for a in anchors])
+
+
+def names_years(article: Article, wanted: frozenset[str]) -> bool:
+    """Whether the article names every one of these years (in its title or text, or by its date)."""
+    text = f"{article.title}\n{article.text}"
+    return all(re.search(rf"(?<!\d){y}(?!\d)", text) or (article.date or "").startswith(y) for y in wanted)
+
+
+def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
+    """Only candidates of articles naming the years the question names (another year's story does not answer).
+
+    Returns the kept candidates and, when none is left, a note saying why.
+    """
+    wanted = years(query)
+    if not wanted:
+        return cands, ""
+    meets = {d: names_years(articles[d], wanted) for d in {c.doc_id for c in cands}}
+    kept = [c for c in cands if meets[c.doc_id]]
+    return kept, "" if kept else not_mentioned(query, sorted(wanted))
+
+
+def not_mentioned(query: str, what: list[str]) -> str:
+    """The note of a decline: no article found names this (in the question's language)."""
+    shown = ", ".join(dict.fromkeys(what))
+    return f"ни в одной найденной статье не упоминается {shown}" if detect_lang(query) == "ru" else \
+        f"no article found mentions {shown}"
