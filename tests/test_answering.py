@@ -314,6 +314,23 @@ def test_feature_elimination_drops_only_what_cross_validation_rewards() -> None:
     assert group.features.all()  # the caller's groups are not changed
 
 
+def test_training_reports_each_question_set_apart() -> None:
+    from assistant.answering.training.train import report, tune_split
+
+    def group(qid: str, source: str, right_first: bool) -> Group:
+        x = np.zeros((2, len(FEATURES)), dtype=np.float32)
+        x[0, FEATURES.index("dense")] = 1.0  # the model below ranks the first row first
+        return Group(qid, "lexical", "ru-ru", x, np.array([float(right_first), float(not right_first)]), True, source)
+
+    ids = [f"q{i}" for i in range(60)]
+    groups = [group(q, "news-qa-dev", True) for q in ids] + [group(q, "demo-qa", False) for q in ids]
+    fitted = fit([group("a", "x", True), group("b", "x", True)], 1.0)
+    out = report(fitted, [], groups)
+    assert out["dev_tune_top1"] == 1.0 and out["dev_heldout_top1"] == 1.0
+    assert out["demo_qa_tune_top1"] == 0.0 and out["demo_qa_heldout_top1"] == 0.0
+    assert out["tune_top1"] == 0.5 and out["dev_tune_lexical_n"] == sum(map(tune_split, ids))
+
+
 def test_an_unlikely_first_quote_is_offered_as_the_closest_not_as_the_answer(tmp_path: Path,
                                                                             assistant: Assistant) -> None:
     from assistant.answering.citing import HEDGE, LEAD

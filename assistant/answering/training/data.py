@@ -25,6 +25,7 @@ class Group:
     features: np.ndarray  # one row per candidate, columns = answering.features.FEATURES
     labels: np.ndarray  # 1.0 where the candidate (≤ QUOTE_LIMIT chars) contains a gold answer
     answerable: bool
+    source: str = "news-qa-dev"  # the question set it comes from (reports are per set)
 
 
 def label(cands: Sequence[Candidate], answers: Sequence[str]) -> np.ndarray:
@@ -36,7 +37,7 @@ def label(cands: Sequence[Candidate], answers: Sequence[str]) -> np.ndarray:
 
 
 def collect(assistant: Assistant, questions: Sequence[EvalQuestion],
-            progress: Callable[[int], None] | None = None) -> list[Group]:
+            progress: Callable[[int], None] | None = None, source: str = "news-qa-dev") -> list[Group]:
     """Ask each question through the real pipeline and keep its candidates' features and labels."""
     groups = []
     for i, q in enumerate(questions):
@@ -46,7 +47,7 @@ def collect(assistant: Assistant, questions: Sequence[EvalQuestion],
         if scored is None or scored.features is None:
             continue
         groups.append(Group(q.qid, q.kind, scored.pair, scored.features.matrix, label(scored.candidates, q.answers),
-                            q.doc_id is not None))
+                            q.doc_id is not None, source))
         if progress:
             progress(i + 1)
     return groups
