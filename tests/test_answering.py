@@ -215,6 +215,25 @@ def test_quotes_after_the_first_stay_on_the_story() -> None:
     assert [c.doc_id for c in select(ranked, 3, 1.2, threshold=0.865)] == ["a", "a"]  # within the margin only
 
 
+def test_a_splitting_leftover_is_ranked_but_never_quoted() -> None:
+    from assistant.answering.candidates import Candidate
+    from assistant.answering.citing import select
+
+    leftover = Candidate("a", 0, 12, "28.07.1988).", relevance=0.9, score=2.0)
+    answer = Candidate("a", 20, 80, "Киллер выстрелил несколько раз из пистолета ТТ.", relevance=0.9, score=1.0)
+    assert [c.text for c in select([leftover, answer], 3, 8.0, threshold=0.865)] == [answer.text]
+
+
+def test_how_many_questions_look_for_the_counted_unit() -> None:
+    from assistant.answering.analysis import count_unit, counts_unit
+
+    assert (count_unit("сколько лет было искандеру?"), count_unit("Сколько человек погибло?")) == ("год", "человек")
+    assert counts_unit("В ночь на 31 июля 2016 года умер 87-летний писатель.", "год")
+    assert not counts_unit("Искандер родился 6 марта 1929 года в Сухуми.", "год")  # a date, not a count of years
+    assert counts_unit("Автобус, в котором находился 51 человек, перевернулся.", "человек")
+    assert count_unit("Кто возглавил ФТС?") == ""
+
+
 SINGER = Article(
     doc_id="singer", title="Скончалась оперная певица Елена Образцова",
     text=("Скончалась оперная певица Елена Образцова\n\n"

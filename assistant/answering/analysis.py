@@ -173,3 +173,24 @@ def question_type(question: str) -> str:
         if pattern.search(low):
             return qtype
     return "what"
+
+
+COUNT_RE = re.compile(r"\b(?:сколько|how many)\s+([^\W\d_]+)")
+AGE_RE = re.compile(r"\d+-летн", re.IGNORECASE)  # «87-летний»
+
+
+def count_unit(question: str) -> str:
+    """The lemma of what a how-many question counts («сколько лет» → «год», «сколько человек» → «человек»), or ''."""
+    match = COUNT_RE.search(question.lower().replace("ё", "е"))
+    return analyse_word(match.group(1), False).lemma if match else ""
+
+
+@lru_cache(maxsize=50_000)
+def counts_unit(text: str, unit: str) -> bool:
+    """Whether a number in the text comes with the unit within two words («погибли 12 человек»); for years, also an
+    age («87-летний»)."""
+    if unit == "год" and AGE_RE.search(text):
+        return True
+    toks = tokens(text)
+    return any((t.number or t.lemma.isdigit()) and not YEAR_RE.fullmatch(t.lemma)  # «1929 года» is a date
+               and any(u.lemma == unit for u in toks[i + 1:i + 3]) for i, t in enumerate(toks))

@@ -9,6 +9,7 @@ from ..chunking import Span, sentence_spans
 from ..types import Article, Hit
 
 MAX_WINDOW = 3  # sentences in a quote at most
+MIN_WORDS = 3  # a shorter span is a splitting leftover («28.07.1988).», «Shura Council).»): ranked, never quoted
 TERMINAL = tuple(".!?…»\"”):;")  # a line ending so is prose (a line ending «:» introduces a quote), not a caption
 
 

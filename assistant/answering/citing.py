@@ -5,7 +5,8 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..types import Article, Citation
-from .candidates import Candidate
+from .analysis import WORD_RE
+from .candidates import MIN_WORDS, Candidate
 
 NO_ANSWER = {
     "ru": "В корпусе нет ответа на этот вопрос.",
@@ -37,10 +38,17 @@ def widest(cand: Candidate, scored: list[Candidate]) -> Candidate:
     return replace(wide, score=cand.score, relevance=max(cand.relevance, wide.relevance))
 
 
+def quotable(cand: Candidate) -> bool:
+    """Whether a candidate has MIN_WORDS words with letters (a bare date or a leftover «Council).» is not a quote)."""
+    return sum(not w.isdigit() for w in WORD_RE.findall(cand.text)) >= MIN_WORDS
+
+
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:
     """The best-scored candidate, then others that don't overlap those chosen, are on the topic and within margin:
     the alternatives a reader checks when [1] does not answer. Another passage of [1]'s article may be a little
-    less relevant (EXTRA_SLACK); a passage of another article must be relevant enough to be quoted on its own."""
+    less relevant (EXTRA_SLACK); a passage of another article must be relevant enough to be quoted on its own.
+    A splitting leftover of under MIN_WORDS words is never quoted."""
+    scored = [c for c in scored if quotable(c)] or scored
     chosen: list[Candidate] = [widest(scored[0], scored)]
     for cand in scored[1:]:
         if len(chosen) >= max_citations or cand.score < scored[0].score - margin:

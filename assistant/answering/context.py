@@ -7,11 +7,10 @@ import re
 from dataclasses import replace
 
 from .analysis import WORD_RE, text_info
-from .candidates import ArticleSentences, Candidate
+from .candidates import MIN_WORDS, ArticleSentences, Candidate
 from .features import Question, type_match, window_info
 
 BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
-MIN_WORDS = 3  # a neighbour shorter than this is a splitting leftover («Shura Council).»), not a sentence to add
 
 
 def leans(sents: ArticleSentences, i: int, j: int) -> bool:

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..keyword import stem
-from .analysis import WORD_RE, TextInfo, question_type, text_info
+from .analysis import WORD_RE, TextInfo, count_unit, counts_unit, question_type, text_info
 from .candidates import ArticleSentences, Candidate
 
 FEATURES: tuple[str, ...] = (
@@ -16,7 +16,7 @@ FEATURES: tuple[str, ...] = (
     "dense_z", "focus_z", "focus_lex",
     "lex", "lex_gap", "name_cov", "novelty",
     "headline", "lead", "anaphoric", "width2", "width3", "chars",
-    "t_who", "t_where", "t_when", "t_count", "t_why", "t_what",
+    "t_who", "t_where", "t_when", "t_count", "t_why", "t_what", "t_unit",
 )
 
 
@@ -41,6 +41,7 @@ class Question:
     qtype: str
     weights: dict[str, float]  # IDF weight of each content lemma of the question
     focus: frozenset[str] = frozenset()  # lemmas of the question not in the topic (set with the top article)
+    unit: str = ""  # what a how-many question counts («год» of «сколько лет»)
 
 
 def focus_text(question: str, topic: TextInfo) -> str:
@@ -56,7 +57,7 @@ def make_question(text: str, idf: Callable[[str], float]) -> Question:
     info = text_info(text)
     weights = {lemma: max(idf(stem(lemma)), 0.1) for lemma in info.lemmas}
     asked = text.split("?")[0] if "?" in text else text  # a follow-up's query: the new question comes first
-    return Question(text, info, question_type(asked), weights)
+    return Question(text, info, question_type(asked), weights, unit=count_unit(asked))
 
 
 def window_info(sents: ArticleSentences, cand: Candidate) -> TextInfo:
@@ -147,6 +148,7 @@ def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims, p
         "width2": float(cand.last - cand.first == 1), "width3": float(cand.last - cand.first == 2),
         "chars": min(len(cand.text), 400) / 400,
         **type_match(q, info),
+        "t_unit": float(bool(q.unit) and counts_unit(cand.text, q.unit)),
     }
 
 
