@@ -175,14 +175,16 @@ def question_type(question: str) -> str:
     return "what"
 
 
-COUNT_RE = re.compile(r"\b(?:сколько|how many)\s+([^\W\d_]+)")
+COUNT_RE = re.compile(r"\b(?:сколько|how many)((?:\s+[^\W\d_]+){1,4})")  # the next words: «сколько у него ещё детей»
 AGE_RE = re.compile(r"\d+-летн", re.IGNORECASE)  # «87-летний»
 
 
 def count_unit(question: str) -> str:
-    """The lemma of what a how-many question counts («сколько лет» → «год», «сколько человек» → «человек»), or ''."""
+    """The lemma of what a how-many question counts («сколько лет» → «год», «а сколько ему лет» → «год», «сколько
+    человек» → «человек»), or ''."""
     match = COUNT_RE.search(question.lower().replace("ё", "е"))
-    return analyse_word(match.group(1), False).lemma if match else ""
+    following = match.group(1).split() if match else []
+    return next((analyse_word(w, False).lemma for w in following if w not in STOP), "")
 
 
 @lru_cache(maxsize=50_000)
