@@ -103,6 +103,9 @@ def test_anchors_match_inflected_and_derived_names_but_not_lookalikes() -> None:
     found = {a.word: mentions(words, a) for a in question_anchors("Кто в Каннах, Катаре, США, ЕС и Забайкалье?")}
     assert found == {"Каннах": True, "Катаре": False, "США": True, "ЕС": False, "Забайкалье": True}
     assert question_anchors("Какие документы были подписаны во время визита?") == ()
+    assert all(mentions(article_words("Встреча с Павлом."), a) for a in question_anchors("Что сказал Павел?"))
+    latin = article_words("Компания Facebook и президент Trump.")  # a name in the other script: same consonants
+    assert [mentions(latin, a) for a in question_anchors("Что с Фейсбуком, Трампом и Катаром?")] == [True, True, False]
     assert [a.word for a in question_anchors("За сколько дней клип Gangnam Style набрал просмотры?")] == \
         ["Gangnam", "Style"]
 

@@ -20,6 +20,29 @@ ENDINGS = "аеёиоуыэюяйь"  # a lemma's final vowel is an ending: «К
 SHORT = 3  # abbreviations this short (США, ЕС, РЖД) must appear as whole words
 
 
+MIN_SOUNDS = 3  # a consonant skeleton shorter than this matches too much across scripts
+CYRILLIC_SOUNDS = str.maketrans({"б": "b", "в": "v", "г": "g", "д": "d", "ж": "z", "з": "z", "к": "k", "л": "l",
+                                 "м": "m", "н": "n", "п": "p", "р": "r", "с": "s", "т": "t", "ф": "f", "х": "h",
+                                 "ц": "s", "ч": "c", "ш": "s", "щ": "s"})
+LATIN_SOUNDS = (("sch", "s"), ("ch", "c"), ("sh", "s"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("qu", "kv"),
+                ("x", "ks"), ("w", "v"), ("q", "k"), ("j", "z"), ("c", "k"))
+
+
+@lru_cache(maxsize=200_000)
+def sounds(word: str) -> str:
+    """The consonant skeleton of a word in either script, so that a name matches its transliteration
+    («Фейсбук» and "Facebook" are both fsbk, «Трамп» and "Trump" trmp)."""
+    low = word.lower().replace("ё", "е")
+    if LATIN.search(low):
+        low = re.sub(r"c(?=[eiy])", "s", low)
+        for latin, sound in LATIN_SOUNDS:
+            low = low.replace(latin, sound)
+    else:
+        low = low.translate(CYRILLIC_SOUNDS)
+    skeleton = [ch for ch in low if ch in "bvgdzklmnprstfhc"]
+    return "".join(ch for i, ch in enumerate(skeleton) if i == 0 or ch != skeleton[i - 1])
+
+
 @dataclass(frozen=True)
 class Anchor:
     """A name the question is about, as typed, with its lemma and stem."""
@@ -27,6 +50,7 @@ class Anchor:
     word: str
     lemma: str
     stems: tuple[str, ...]  # prefixes an inflected or derived form begins with (the Snowball stem, the lemma's root)
+    sound: str = ""  # the stem's consonant skeleton, matched against words of the other script
 
 
 def question_anchors(question: str) -> tuple[Anchor, ...]:
@@ -42,34 +66,32 @@ def question_anchors(question: str) -> tuple[Anchor, ...]:
         if token.name or token.geo or token.org or (cyrillic and LATIN.search(word)):
             low = word.lower().replace("ё", "е")
             stems = (stem(low), token.lemma.rstrip(ENDINGS))
-            out.append(Anchor(word, token.lemma, tuple(dict.fromkeys(s for s in stems if len(s) >= MIN_STEM))))
+            out.append(Anchor(word, token.lemma, tuple(dict.fromkeys(s for s in stems if len(s) >= MIN_STEM)),
+                              sounds(stem(low))))
     return tuple(out)
 
 
-@dataclass(frozen=True)
-class ArticleWords:
-    """The lower-cased words of an article (title and text) and their lemmas."""
-
-    words: frozenset[str]
-    lemmas: frozenset[str]
-
-
 @lru_cache(maxsize=4096)
-def article_words(text: str) -> ArticleWords:
-    """An article's words and lemmas (cached by text: the same articles come back for many questions)."""
-    words = frozenset(m.group().lower().replace("ё", "е") for m in WORD_RE.finditer(text))
-    return ArticleWords(words, frozenset(analyse_word(w, False).lemma for w in words))
+def article_words(text: str) -> frozenset[str]:
+    """An article's lower-cased words (cached by text: the same articles come back for many questions)."""
+    return frozenset(m.group().lower().replace("ё", "е") for m in WORD_RE.finditer(text))
 
 
-def mentions(art: ArticleWords, anchor: Anchor) -> bool:
-    """Whether the article names the anchor: the same lemma, a word the anchor's stem begins («Каннах» →
-    «Каннского», «Непале» → «Непал»), or for a short abbreviation the very word."""
+def mentions(words: frozenset[str], anchor: Anchor) -> bool:
+    """Whether the article names the anchor: the word itself, a word the anchor's stem begins («Каннах» →
+    «Каннского», «Непале» → «Непал»), a word with the same lemma («Павлом» → «Павел»), a word of the other script
+    with the same consonants («Фейсбуком» → "Facebook"); an abbreviation of up to three letters only as itself.
+    Only words that could be forms of the name are lemmatised, so a long new article costs little."""
     low = anchor.word.lower().replace("ё", "е")
-    if len(low) <= SHORT:
-        return low in art.words
-    if anchor.lemma in art.lemmas or low in art.words:
+    if len(low) <= SHORT or low in words:
+        return low in words
+    if anchor.stems and any(w.startswith(anchor.stems) for w in words):
         return True
-    return any(w.startswith(anchor.stems) for w in art.words) if anchor.stems else False
+    if any(w[:2] == anchor.lemma[:2] and analyse_word(w, False).lemma == anchor.lemma for w in words):
+        return True
+    latin = bool(LATIN.search(low))
+    other = (w for w in words if bool(LATIN.search(w)) != latin)  # a name spelled in the other script
+    return len(anchor.sound) >= MIN_SOUNDS and any(sounds(w).startswith(anchor.sound) for w in other)
 
 
 def names_any(article: Article, anchors: tuple[Anchor, ...]) -> bool:
