@@ -180,6 +180,7 @@ def test_first_citation_is_the_best_scored(assistant: Assistant) -> None:
     assert SEED_QUOTE in answer.citations[0].quote
     scores = [c.score for c in answer.citations]
     assert scores == sorted(scores, reverse=True) and [c.n for c in answer.citations] == list(range(1, len(scores) + 1))
+    assert {c.title for c in answer.citations} == {answer.citations[0].title}  # no search of another story as [2]
 
 
 def test_headline_is_not_quoted_when_the_body_answers(tmp_path: Path, assistant: Assistant) -> None:
@@ -216,6 +217,8 @@ def test_quotes_after_the_first_stay_on_the_story() -> None:
     # another article's passage must be relevant on its own; [1]'s article may add a slightly less relevant one
     assert [(c.doc_id, c.start) for c in chosen] == [("a", 0), ("a", 20), ("c", 0)]
     assert [c.doc_id for c in select(ranked, 3, 1.2, threshold=0.865)] == ["a", "a"]  # within the margin only
+    far = ranked[:1] + [cand("d", 0, 0.95, -0.5)]  # another story, relevant but far less likely than [1]
+    assert [c.doc_id for c in select(far, 3, 8.0, threshold=0.865)] == ["a"]
 
 
 def test_a_splitting_leftover_is_ranked_but_never_quoted() -> None:

@@ -16,6 +16,7 @@ LEAD = {"ru": "Вот что говорится в источниках:", "en":
 HEDGE = {"ru": "Прямого ответа в источниках может не быть; ближе всего к вопросу:",
          "en": "The sources may not answer this directly; the closest passages:"}
 EXTRA_SLACK = 0.1  # quotes after [1] may be this much less relevant than a question needs to be answered at all
+OTHER_MARGIN = 3.0  # another article's passage is an alternative only this close to [1] (logits; e^3 ≈ 20× less likely)
 WIDER_DELTA = 0.5  # a window holding a chosen quote replaces it when scored this close (logits): more context
 
 
@@ -46,15 +47,18 @@ def quotable(cand: Candidate) -> bool:
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:
     """The best-scored candidate, then others that don't overlap those chosen, are on the topic and within margin:
     the alternatives a reader checks when [1] does not answer. Another passage of [1]'s article may be a little
-    less relevant (EXTRA_SLACK); a passage of another article must be relevant enough to be quoted on its own.
+    less relevant (EXTRA_SLACK); a passage of another article must be relevant enough to be quoted on its own and
+    scored within OTHER_MARGIN of [1] (else the seed question's [2] was a search «изъяты документы» of another story).
     A splitting leftover of under MIN_WORDS words is never quoted."""
     scored = [c for c in scored if quotable(c)] or scored
     chosen: list[Candidate] = [widest(scored[0], scored)]
     for cand in scored[1:]:
         if len(chosen) >= max_citations or cand.score < scored[0].score - margin:
             break
-        floor = threshold - EXTRA_SLACK if cand.doc_id == scored[0].doc_id else threshold
-        if cand.relevance >= floor and not any(overlaps(c, cand) for c in chosen):
+        same = cand.doc_id == scored[0].doc_id
+        floor = threshold - EXTRA_SLACK if same else threshold
+        near = same or cand.score >= scored[0].score - OTHER_MARGIN
+        if near and cand.relevance >= floor and not any(overlaps(c, cand) for c in chosen):
             wide = widest(cand, scored)
             chosen.append(wide if not any(overlaps(c, wide) for c in chosen) else cand)
     return chosen
