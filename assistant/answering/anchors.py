@@ -7,6 +7,7 @@ A story about another country, person or event does not answer the question, how
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
@@ -94,13 +95,32 @@ def mentions(words: frozenset[str], anchor: Anchor) -> bool:
     return len(anchor.sound) >= MIN_SOUNDS and any(sounds(w).startswith(anchor.sound) for w in other)
 
 
+def full_text(article: Article) -> str:
+    """What an article says: its title and its text."""
+    return f"{article.title}\n{article.text}"
+
+
 def names_any(article: Article, anchors: tuple[Anchor, ...]) -> bool:
     """Whether the article names at least one of the anchors (always, for an article in another language)."""
-    text = f"{article.title}\n{article.text}"
+    text = full_text(article)
     if detect_lang(text[:400]) != detect_lang(" ".join(a.word for a in anchors)):
         return True  # an English question about a Russian article: names are spelled differently
     words = article_words(text)
     return any(mentions(words, a) for a in anchors)
+
+
+def names_years(article: Article, wanted: frozenset[str]) -> bool:
+    """Whether the article names every one of these years (in its title or text, or by its date)."""
+    text = full_text(article)
+    return all(re.search(rf"(?<!\d){y}(?!\d)", text) or (article.date or "").startswith(y) for y in wanted)
+
+
+def kept_if(cands: list[Candidate], articles: dict[str, Article], answers: Callable[[Article], bool],
+            note: str) -> tuple[list[Candidate], str]:
+    """The candidates of the articles that may answer; when none is left, the note saying why."""
+    meets = {d: answers(articles[d]) for d in {c.doc_id for c in cands}}
+    kept = [c for c in cands if meets[c.doc_id]]
+    return kept, "" if kept else note
 
 
 def name_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
@@ -109,28 +129,16 @@ def name_anchored(query: str, cands: list[Candidate], articles: dict[str, Articl
     anchors = question_anchors(query)
     if not anchors:
         return cands, ""
-    meets = {d: names_any(articles[d], anchors) for d in {c.doc_id for c in cands}}
-    kept = [c for c in cands if meets[c.doc_id]]
-    return kept, "" if kept else not_mentioned(query, [a.word for a in anchors])
-
-
-def names_years(article: Article, wanted: frozenset[str]) -> bool:
-    """Whether the article names every one of these years (in its title or text, or by its date)."""
-    text = f"{article.title}\n{article.text}"
-    return all(re.search(rf"(?<!\d){y}(?!\d)", text) or (article.date or "").startswith(y) for y in wanted)
+    return kept_if(cands, articles, lambda a: names_any(a, anchors), not_mentioned(query, [a.word for a in anchors]))
 
 
 def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
-    """Only candidates of articles naming the years the question names (another year's story does not answer).
-
-    Returns the kept candidates and, when none is left, a note saying why.
-    """
+    """Only candidates of articles naming the years the question names (another year's story does not answer);
+    when none is left, a note saying which years no article found mentions."""
     wanted = years(query)
     if not wanted:
         return cands, ""
-    meets = {d: names_years(articles[d], wanted) for d in {c.doc_id for c in cands}}
-    kept = [c for c in cands if meets[c.doc_id]]
-    return kept, "" if kept else not_mentioned(query, sorted(wanted))
+    return kept_if(cands, articles, lambda a: names_years(a, wanted), not_mentioned(query, sorted(wanted)))
 
 
 def not_mentioned(query: str, what: list[str]) -> str:
