@@ -114,6 +114,8 @@ def test_a_story_naming_none_of_the_questions_names_does_not_answer_it(cia: Assi
     assert cia.ask("Кто возглавил ЦРУ после Помпео?").citations[0].doc_id == "haspel"
     absent = cia.ask("Кого назначили директором ФБР?")
     assert not absent.answered and absent.notes == ["ни в одной найденной статье не упоминается ФБР"]
+    latin = cia.ask("Кого назначили директором в Google?")  # a Latin name in a Russian question is checked too
+    assert not latin.answered and latin.notes == ["ни в одной найденной статье не упоминается Google"]
     english = cia.ask("Who became the director of the FBI?")  # names are spelled otherwise in Russian: not checked
     assert english.notes == []
 

@@ -100,10 +100,11 @@ def full_text(article: Article) -> str:
     return f"{article.title}\n{article.text}"
 
 
-def names_any(article: Article, anchors: tuple[Anchor, ...]) -> bool:
-    """Whether the article names at least one of the anchors (always, for an article in another language)."""
+def names_any(article: Article, anchors: tuple[Anchor, ...], lang: str) -> bool:
+    """Whether the article names at least one of the anchors (always, for an article in another language than the
+    question's ``lang``)."""
     text = full_text(article)
-    if detect_lang(text[:400]) != detect_lang(" ".join(a.word for a in anchors)):
+    if detect_lang(text[:400]) != lang:
         return True  # an English question about a Russian article: names are spelled differently
     words = article_words(text)
     return any(mentions(words, a) for a in anchors)
@@ -129,7 +130,8 @@ def name_anchored(query: str, cands: list[Candidate], articles: dict[str, Articl
     anchors = question_anchors(query)
     if not anchors:
         return cands, ""
-    return kept_if(cands, articles, lambda a: names_any(a, anchors), not_mentioned(query, [a.word for a in anchors]))
+    lang = detect_lang(query)
+    return kept_if(cands, articles, lambda a: names_any(a, anchors, lang), not_mentioned(query, [a.word for a in anchors]))
 
 
 def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
