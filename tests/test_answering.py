@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from assistant.answering.analysis import question_type, text_info
-from assistant.answering.candidates import article_sentences, windows
+from assistant.answering.candidates import Candidate, article_sentences, windows
 from assistant.answering.features import FEATURES, Features, Sims, featurize, focus_text, make_question
 from assistant.answering.model_file import AnswerModelError, builtin_path, read_model
 from assistant.answering.rankers import make_ranker
@@ -109,6 +109,35 @@ def test_anchors_match_inflected_and_derived_names_but_not_lookalikes() -> None:
     assert [a.word for a in question_anchors("За сколько дней клип Gangnam Style набрал просмотры?")] == \
         ["Gangnam", "Style"]
 
+
+
+@pytest.mark.parametrize(("latin", "cyrillic"), [
+    ("Zuckerberg", "Цукерберг"), ("Janet", "Джанет"), ("Khodorkovsky", "Ходорковский"), ("Tsipras", "Ципрас"),
+    ("Yeltsin", "Ельцин"), ("Lynch", "Линч"), ("Sobchak", "Собчак"), ("Facebook", "Фейсбук")])
+def test_a_name_and_its_transliteration_sound_alike(latin: str, cyrillic: str) -> None:
+    from assistant.answering.anchors import sounds
+
+    assert sounds(latin) == sounds(cyrillic)
+
+
+def test_an_english_question_prefers_the_russian_articles_that_name_its_names() -> None:
+    from assistant.answering.anchors import name_anchored
+
+    articles = {"lynch": Article("lynch", "Режиссёр Дэвид Линч уходит из кино", "Дэвид Линч больше не снимет фильмов."),
+                "other": Article("other", "Фильм года", "Лучшим фильмом года назван последний фильм режиссёра."),
+                "times": Article("times", "Газета", "Об этом пишет The New York Times со ссылкой на источники.")}
+    cands = [Candidate(d, 0, 5, a.text[:5]) for d, a in articles.items()]
+    kept, note = name_anchored("Which film will remain David Lynch's last?", cands, articles)
+    assert [c.doc_id for c in kept] == ["lynch"] and note == ""
+    # no Russian article spells the name alike: transliteration is no evidence of absence, nothing is set aside
+    kept, note = name_anchored("Where are the women detained over Kim Jong-nam's murder from?", cands, articles)
+    assert len(kept) == 3 and note == ""
+    # "New" and "York" in a Latin-script newspaper name are too short to tell: not a match
+    kept, _ = name_anchored("Which painting was stolen in New York?", cands, articles)
+    assert len(kept) == 3
+    # a Russian question naming nobody the Russian articles name is still declined
+    kept, note = name_anchored("Что снял Тарантино?", cands, articles)
+    assert kept == [] and note == "ни в одной найденной статье не упоминается Тарантино"
 
 
 @pytest.mark.parametrize("key", ["formula", "linear"])

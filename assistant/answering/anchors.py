@@ -22,25 +22,28 @@ SHORT = 3  # abbreviations this short (США, ЕС, РЖД) must appear as whol
 
 
 MIN_SOUNDS = 3  # a consonant skeleton shorter than this matches too much across scripts
-CYRILLIC_SOUNDS = str.maketrans({"б": "b", "в": "v", "г": "g", "д": "d", "ж": "z", "з": "z", "к": "k", "л": "l",
+# Sibilants are one sound, "s": transliteration swaps them («Цукерберг» / Zuckerberg, «Джанет» / Janet)
+CYRILLIC_SOUNDS = str.maketrans({"б": "b", "в": "v", "г": "g", "д": "d", "ж": "s", "з": "s", "к": "k", "л": "l",
                                  "м": "m", "н": "n", "п": "p", "р": "r", "с": "s", "т": "t", "ф": "f", "х": "h",
-                                 "ц": "s", "ч": "c", "ш": "s", "щ": "s"})
-LATIN_SOUNDS = (("sch", "s"), ("ch", "c"), ("sh", "s"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("qu", "kv"),
-                ("x", "ks"), ("w", "v"), ("q", "k"), ("j", "z"), ("c", "k"))
+                                 "ц": "s", "ч": "č", "ш": "s", "щ": "s"})
+LATIN_SOUNDS = (("sch", "s"), ("kh", "h"), ("ch", "č"), ("ph", "f"), ("th", "t"), ("ck", "k"), ("qu", "kv"),
+                ("x", "ks"), ("w", "v"), ("q", "k"), ("c", "k"), ("j", "s"), ("z", "s"))
+CONSONANTS = "bvgdklmnprstfč"  # h is left out (Harry is «Гарри», Khodorkovsky «Ходорковский»); ts is s (Tsipras)
 
 
 @lru_cache(maxsize=200_000)
 def sounds(word: str) -> str:
     """The consonant skeleton of a word in either script, so that a name matches its transliteration
-    («Фейсбук» and "Facebook" are both fsbk, «Трамп» and "Trump" trmp)."""
+    («Фейсбук» and "Facebook" are both fsbk, «Трамп» and "Trump" trmp, «Ходорковский» and "Khodorkovsky"
+    drkvsk)."""
     low = word.lower().replace("ё", "е")
     if LATIN.search(low):
         low = re.sub(r"c(?=[eiy])", "s", low)
         for latin, sound in LATIN_SOUNDS:
             low = low.replace(latin, sound)
     else:
-        low = low.translate(CYRILLIC_SOUNDS)
-    skeleton = [ch for ch in low if ch in "bvgdzklmnprstfhc"]
+        low = low.replace("дж", "ж").translate(CYRILLIC_SOUNDS)
+    skeleton = "".join(ch for ch in low if ch in CONSONANTS).replace("ts", "s")
     return "".join(ch for i, ch in enumerate(skeleton) if i == 0 or ch != skeleton[i - 1])
 
 
@@ -101,13 +104,19 @@ def full_text(article: Article) -> str:
 
 
 def names_any(article: Article, anchors: tuple[Anchor, ...], lang: str) -> bool:
-    """Whether the article names at least one of the anchors (always, for an article in another language than the
-    question's ``lang``)."""
+    """Whether the article names at least one of the anchors; in an article of another language than the question's
+    ``lang``, only a name with a long enough consonant skeleton counts ("New" and "York" of a Latin-script «New York
+    Times» do not make an article about New York)."""
     text = full_text(article)
-    if detect_lang(text[:400]) != lang:
-        return True  # an English question about a Russian article: names are spelled differently
+    if foreign(article, lang):
+        anchors = tuple(a for a in anchors if len(a.sound) >= MIN_SOUNDS)
     words = article_words(text)
     return any(mentions(words, a) for a in anchors)
+
+
+def foreign(article: Article, lang: str) -> bool:
+    """Whether the article is in another language than the question's ``lang``."""
+    return detect_lang(full_text(article)[:400]) != lang
 
 
 def names_years(article: Article, wanted: frozenset[str]) -> bool:
@@ -126,12 +135,21 @@ def kept_if(cands: list[Candidate], articles: dict[str, Article], answers: Calla
 
 def name_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
     """Only candidates of articles naming at least one of the question's names (a story about someone or somewhere
-    else does not answer); when none is left, a note saying which names no article found mentions."""
+    else does not answer); when none is left, a note saying which names no article found mentions.
+
+    An article in another language than the question's is matched by its spelling or across scripts («Линча» for
+    "Lynch") but is not set aside when no article names them: transliteration differs too much (Kim Jong-nam is
+    «Ким Чен Нам») for a missing name to mean a missing story.
+    """
     anchors = question_anchors(query)
     if not anchors:
         return cands, ""
     lang = detect_lang(query)
-    return kept_if(cands, articles, lambda a: names_any(a, anchors, lang), not_mentioned(query, [a.word for a in anchors]))
+    named, note = kept_if(cands, articles, lambda a: names_any(a, anchors, lang),
+                          not_mentioned(query, [a.word for a in anchors]))
+    if named:
+        return named, ""
+    return kept_if(cands, articles, lambda a: foreign(a, lang), note)
 
 
 def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
