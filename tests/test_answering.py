@@ -309,6 +309,11 @@ def test_a_quote_that_points_back_is_widened_to_what_it_points_to() -> None:
     assert widened(at(2), parts, where, 400) == at(2)  # a pronoun after a blank line may point further back
     assert widened(at(3), parts, where, 400).text == "Она пыталась выехать в Пакистан.\nОна хотела попасть в Сирию."
     assert widened(at(5), parts, where, 400) == at(5)  # «Shura Council).» is a splitting leftover, not a sentence
+    dated = article_sentences(Article("d", "t", "Убийцей стал Паршов.\n\n28.07.1988).\n\nВ связи с этим возбуждено дело."))
+    last = Candidate("d", dated.spans[-1].start, dated.spans[-1].end, dated.text(len(dated.spans) - 1),
+                     first=len(dated.spans) - 1, last=len(dated.spans) - 1)
+    assert dated.text(last.first - 1) == "28.07.1988)."
+    assert widened(last, dated, where, 400) == last  # digits alone are a leftover too (the same test as quoting's)
 
 
 def test_the_reason_in_the_next_sentence_joins_the_quote() -> None:

@@ -7,9 +7,17 @@ from dataclasses import dataclass, field
 
 from ..chunking import Span, sentence_spans
 from ..types import Article, Hit
+from .analysis import WORD_RE
 
 MAX_WINDOW = 3  # sentences in a quote at most
 MIN_WORDS = 3  # a shorter span is a splitting leftover («28.07.1988).», «Shura Council).»): ranked, never quoted
+
+
+def leftover(text: str) -> bool:
+    """Whether a span is a splitting leftover: under MIN_WORDS words with letters («28.07.1988).», «Council).»)."""
+    return sum(not w.isdigit() for w in WORD_RE.findall(text)) < MIN_WORDS
+
+
 TERMINAL = tuple(".!?…»\"”):;")  # a line ending so is prose (a line ending «:» introduces a quote), not a caption
 
 

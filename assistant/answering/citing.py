@@ -5,8 +5,7 @@ from __future__ import annotations
 from dataclasses import replace
 
 from ..types import Article, Citation
-from .analysis import WORD_RE
-from .candidates import MIN_WORDS, Candidate
+from .candidates import Candidate, leftover
 
 NO_ANSWER = {
     "ru": "В корпусе нет ответа на этот вопрос.",
@@ -40,8 +39,8 @@ def widest(cand: Candidate, scored: list[Candidate]) -> Candidate:
 
 
 def quotable(cand: Candidate) -> bool:
-    """Whether a candidate has MIN_WORDS words with letters (a bare date or a leftover «Council).» is not a quote)."""
-    return sum(not w.isdigit() for w in WORD_RE.findall(cand.text)) >= MIN_WORDS
+    """Whether a candidate is more than a splitting leftover (a bare date or «Council).» is not a quote)."""
+    return not leftover(cand.text)
 
 
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:

@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from dataclasses import replace
 
-from .analysis import WORD_RE, text_info
-from .candidates import MIN_WORDS, ArticleSentences, Candidate
+from .analysis import text_info
+from .candidates import ArticleSentences, Candidate, leftover
 from .features import Question, type_match, window_info
 
 BLANK_LINE = re.compile(r"\n[ \t\r]*\n")
@@ -20,7 +20,7 @@ def leans(sents: ArticleSentences, i: int, j: int) -> bool:
     blank line only a demonstrative one («В связи с этим…», «Это было сделано…»): a pronoun opening a paragraph
     often points further back than the sentence before it. The neighbour must be a whole sentence, not a headline
     or caption line."""
-    if not 0 <= j < len(sents.spans) or sents.headline[j] or len(WORD_RE.findall(sents.text(j))) < MIN_WORDS:
+    if not 0 <= j < len(sents.spans) or sents.headline[j] or leftover(sents.text(j)):
         return False
     a, b = sorted((i, j))
     later = text_info(sents.text(b))
