@@ -120,6 +120,14 @@ def test_a_name_and_its_transliteration_sound_alike(latin: str, cyrillic: str) -
     assert sounds(latin) == sounds(cyrillic)
 
 
+def test_a_name_in_the_other_script_is_a_capitalised_word_with_its_consonants() -> None:
+    from assistant.answering.anchors import article_words, mentions, question_anchors
+
+    words = article_words("Кигели V умер в США. Это короткий ответ.")
+    found = {a.word: mentions(words, a) for a in question_anchors("Where did Kigeli V and the Court meet?")}
+    assert found == {"Kigeli": True, "Court": False}  # the whole name, not its English stem; «короткий» is no name
+
+
 def test_an_english_question_prefers_the_russian_articles_that_name_its_names() -> None:
     from assistant.answering.anchors import name_anchored
 

@@ -71,30 +71,51 @@ def question_anchors(question: str) -> tuple[Anchor, ...]:
             low = word.lower().replace("ё", "е")
             stems = (stem(low), token.lemma.rstrip(ENDINGS))
             out.append(Anchor(word, token.lemma, tuple(dict.fromkeys(s for s in stems if len(s) >= MIN_STEM)),
-                              sounds(stem(low))))
+                              sound_of(low)))
     return tuple(out)
 
 
+def sound_of(low: str) -> str:
+    """A question word's skeleton: of its Russian stem (endings add consonants: «Трампом»), of a Latin word less
+    a possessive (the English stemmer would cut names: "Kigeli" → "kige")."""
+    return sounds(low.removesuffix("'s")) if LATIN.search(low) else sounds(stem(low))
+
+
+def fold(word: str) -> str:
+    """A word lower-cased, ё as е."""
+    return word.lower().replace("ё", "е")
+
+
+@dataclass(frozen=True)
+class Words:
+    """An article's lower-cased words, and those it writes with a capital letter somewhere (its names)."""
+
+    all: frozenset[str]
+    capitalised: frozenset[str]
+
+
 @lru_cache(maxsize=4096)
-def article_words(text: str) -> frozenset[str]:
-    """An article's lower-cased words (cached by text: the same articles come back for many questions)."""
-    return frozenset(m.group().lower().replace("ё", "е") for m in WORD_RE.finditer(text))
+def article_words(text: str) -> Words:
+    """An article's words (cached by text: the same articles come back for many questions)."""
+    found = [m.group() for m in WORD_RE.finditer(text)]
+    return Words(frozenset(map(fold, found)), frozenset(fold(w) for w in found if w[:1].isupper()))
 
 
-def mentions(words: frozenset[str], anchor: Anchor) -> bool:
+def mentions(words: Words, anchor: Anchor) -> bool:
     """Whether the article names the anchor: the word itself, a word the anchor's stem begins («Каннах» →
-    «Каннского», «Непале» → «Непал»), a word with the same lemma («Павлом» → «Павел»), a word of the other script
-    with the same consonants («Фейсбуком» → "Facebook"); an abbreviation of up to three letters only as itself.
-    Only words that could be forms of the name are lemmatised, so a long new article costs little."""
-    low = anchor.word.lower().replace("ё", "е")
-    if len(low) <= SHORT or low in words:
-        return low in words
-    if anchor.stems and any(w.startswith(anchor.stems) for w in words):
+    «Каннского», «Непале» → «Непал»), a word with the same lemma («Павлом» → «Павел»), a capitalised word of the
+    other script with the same consonants («Фейсбуком» → "Facebook"; "Court" is not «короткий»); an abbreviation
+    of up to three letters only as itself. Only words that could be forms of the name are lemmatised, so a long
+    new article costs little."""
+    low = fold(anchor.word)
+    if len(low) <= SHORT or low in words.all:
+        return low in words.all
+    if anchor.stems and any(w.startswith(anchor.stems) for w in words.all):
         return True
-    if any(w[:2] == anchor.lemma[:2] and analyse_word(w, False).lemma == anchor.lemma for w in words):
+    if any(w[:2] == anchor.lemma[:2] and analyse_word(w, False).lemma == anchor.lemma for w in words.all):
         return True
     latin = bool(LATIN.search(low))
-    other = (w for w in words if bool(LATIN.search(w)) != latin)  # a name spelled in the other script
+    other = (w for w in words.capitalised if bool(LATIN.search(w)) != latin)  # a name spelled in the other script
     return len(anchor.sound) >= MIN_SOUNDS and any(sounds(w).startswith(anchor.sound) for w in other)
 
 
