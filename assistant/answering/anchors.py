@@ -21,7 +21,7 @@ ENDINGS = "аеёиоуыэюяйь"  # a lemma's final vowel is an ending: «К
 SHORT = 3  # abbreviations this short (США, ЕС, РЖД) must appear as whole words
 
 
-MIN_SOUNDS = 3  # a consonant skeleton shorter than this matches too much across scripts
+MIN_SOUNDS = 4  # a consonant skeleton shorter than this matches too much across scripts ("Prize": «Париж»)
 # Sibilants are one sound, "s": transliteration swaps them («Цукерберг» / Zuckerberg, «Джанет» / Janet)
 CYRILLIC_SOUNDS = str.maketrans({"б": "b", "в": "v", "г": "g", "д": "d", "ж": "s", "з": "s", "к": "k", "л": "l",
                                  "м": "m", "н": "n", "п": "p", "р": "r", "с": "s", "т": "t", "ф": "f", "х": "h",
@@ -88,23 +88,34 @@ def fold(word: str) -> str:
 
 @dataclass(frozen=True)
 class Words:
-    """An article's lower-cased words, and those it writes with a capital letter somewhere (its names)."""
+    """An article's lower-cased words, and those it capitalises inside a sentence somewhere (its names)."""
 
     all: frozenset[str]
     capitalised: frozenset[str]
 
 
+OPENERS = " \t«\"'(—–-"  # what may stand between a sentence's end and its first word
+
+
+def sentence_initial(text: str, start: int) -> bool:
+    """Whether the word at ``start`` opens a sentence or a line (its capital says nothing about it being a name)."""
+    before = text[max(0, start - 6):start].rstrip(OPENERS)
+    return not before or before[-1] in ".!?…\n"
+
+
 @lru_cache(maxsize=4096)
 def article_words(text: str) -> Words:
     """An article's words (cached by text: the same articles come back for many questions)."""
-    found = [m.group() for m in WORD_RE.finditer(text)]
-    return Words(frozenset(map(fold, found)), frozenset(fold(w) for w in found if w[:1].isupper()))
+    found = list(WORD_RE.finditer(text))
+    names = (m.group() for m in found if m.group()[:1].isupper() and not sentence_initial(text, m.start()))
+    return Words(frozenset(fold(m.group()) for m in found), frozenset(map(fold, names)))
 
 
 def mentions(words: Words, anchor: Anchor) -> bool:
     """Whether the article names the anchor: the word itself, a word the anchor's stem begins («Каннах» →
-    «Каннского», «Непале» → «Непал»), a word with the same lemma («Павлом» → «Павел»), a capitalised word of the
-    other script with the same consonants («Фейсбуком» → "Facebook"; "Court" is not «короткий»); an abbreviation
+    «Каннского», «Непале» → «Непал»), a word with the same lemma («Павлом» → «Павел»), a word of the other script
+    capitalised inside a sentence, with the same consonants («Фейсбуком» → "Facebook"; "Court" is not «короткий»,
+    "President" not a sentence opening «Президент…»); an abbreviation
     of up to three letters only as itself. Only words that could be forms of the name are lemmatised, so a long
     new article costs little."""
     low = fold(anchor.word)
@@ -158,8 +169,8 @@ def name_anchored(query: str, cands: list[Candidate], articles: dict[str, Articl
     """Only candidates of articles naming at least one of the question's names (a story about someone or somewhere
     else does not answer); when none is left, a note saying which names no article found mentions.
 
-    An article in another language than the question's is matched by its spelling or across scripts («Линча» for
-    "Lynch") but is not set aside when no article names them: transliteration differs too much (Kim Jong-nam is
+    An article in another language than the question's is matched by its spelling or across scripts («Цукерберга» for
+    "Zuckerberg") but is not set aside when no article names them: transliteration differs too much (Kim Jong-nam is
     «Ким Чен Нам») for a missing name to mean a missing story.
     """
     anchors = question_anchors(query)
