@@ -11,13 +11,15 @@ from typing import Any
 import pytest
 
 from assistant.pipeline import Assistant
-from tests.conftest import ROOT, SEED_DATE, SEED_QUESTION, SEED_QUOTE
+from tests.conftest import SEED_DATE, SEED_QUESTION, SEED_QUOTE
 from tests.test_browser import (
     ARTIFACTS,
     WAIT_MS,
     ask,
     browser,
     chat_url,
+    doc_screenshot,
+    fill_date_from,
     open_chat,
     serve_seed_app,
     upload,
@@ -26,7 +28,6 @@ from tests.test_browser import (
 
 __all__ = ["browser", "chat_url", "web_settings"]  # module-scoped fixtures shared with test_browser
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
-DOCS = ROOT / "docs"
 STORY = (
     "В Энске открыли новый пешеходный мост через реку Энку. Длина моста составляет сто двадцать метров, а "
     "строительство заняло два года. На церемонии открытия мэр города пообещал, что к весне рядом с мостом "
@@ -78,7 +79,7 @@ def test_open_cited_article_and_copy_citation(page: Any, chat_url: str) -> None:
     assert in_viewport(page, hit), "the quote is scrolled into view"
     assert SEED_DATE in page.locator("#na-reader .na-reader-head").inner_text()
     page.wait_for_timeout(300)
-    page.screenshot(path=str(DOCS / "screenshot-article.png"))
+    page.screenshot(path=str(doc_screenshot("screenshot-article.png")))
     page.keyboard.press("Escape")
     page.wait_for_selector("#na-reader", state="hidden")
 
@@ -92,9 +93,7 @@ def test_open_cited_article_and_copy_citation(page: Any, chat_url: str) -> None:
 
 def test_written_and_bad_dates_in_filters(page: Any, chat_url: str) -> None:
     watch = open_chat(page, chat_url)
-    page.locator("#na-filters").get_by_text("Фильтры").click()
-    date_from = page.locator("#na-date-from textarea, #na-date-from input").first
-    date_from.fill("32.13.2025")
+    date_from = fill_date_from(page, "32.13.2025")
     page.fill("#na-question textarea", SEED_QUESTION)
     page.click("#na-send")
     page.wait_for_selector("#na-date-note .na-error")
@@ -171,7 +170,7 @@ def test_uploaded_source_selectable_through_gradio_client(page: Any, newsroom_ur
     assert sum("сто двадцать метров" in quotes.nth(i).inner_text() for i in range(quotes.count())) == 1
     chat_text = page.locator("#na-chat").inner_text()  # the quote is either member's; the other is listed under it
     assert any(f"эта же история: {s}, 2025-11-08" in chat_text for s in ("Энская правда", "Вестник Энска"))
-    page.screenshot(path=str(DOCS / "screenshot-syndicated.png"))
+    page.screenshot(path=str(doc_screenshot("screenshot-syndicated.png")))
 
 
 def test_phone_width_screenshot(browser: Any, chat_url: str) -> None:
@@ -182,10 +181,10 @@ def test_phone_width_screenshot(browser: Any, chat_url: str) -> None:
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
         page.locator("#na-chat").scroll_into_view_if_needed()
         page.wait_for_timeout(500)
-        page.screenshot(path=str(DOCS / "screenshot-phone.png"))
+        page.screenshot(path=str(doc_screenshot("screenshot-phone.png")))
         page.locator("#src-1").scroll_into_view_if_needed()
         page.wait_for_timeout(300)
-        page.screenshot(path=str(DOCS / "screenshot-phone-sources.png"))
+        page.screenshot(path=str(doc_screenshot("screenshot-phone-sources.png")))
     finally:
         page.context.close()
 
