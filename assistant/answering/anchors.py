@@ -113,11 +113,10 @@ def article_words(text: str) -> Words:
 
 def mentions(words: Words, anchor: Anchor) -> bool:
     """Whether the article names the anchor: the word itself, a word the anchor's stem begins («Каннах» →
-    «Каннского», «Непале» → «Непал»), a word with the same lemma («Павлом» → «Павел»), a word of the other script
-    capitalised inside a sentence, with the same consonants («Фейсбуком» → "Facebook"; "Court" is not «короткий»,
-    "President" not a sentence opening «Президент…»); an abbreviation
-    of up to three letters only as itself. Only words that could be forms of the name are lemmatised, so a long
-    new article costs little."""
+    «Каннского», «Непале» → «Непал»), a word with the same lemma («Павлом» → «Павел»), or a word of the other
+    script capitalised inside a sentence with the same consonants («Фейсбуком» → "Facebook"; "Court" is not
+    «короткий», "President" not a sentence opening «Президент…»); an abbreviation of up to three letters only as
+    itself. Only words that could be forms of the name are lemmatised, so a long new article costs little."""
     low = fold(anchor.word)
     if len(low) <= SHORT or low in words.all:
         return low in words.all
