@@ -342,6 +342,27 @@ def test_the_reason_in_the_next_sentence_joins_the_quote() -> None:
     assert when == first  # a where-question: the sentence names the place itself
 
 
+def test_a_quote_ending_with_a_colon_takes_in_what_it_announces(assistant: Assistant) -> None:
+    from assistant.answering.candidates import Candidate
+
+    article = Article("circus", "Умер Олег Попов", (
+        "Умер Олег Попов\nДиректор ростовского цирка Дмитрий Резниченко сказал:\n"
+        "«Он успел дать лишь два представления из пятнадцати».\n\nПрощание пройдёт в Москве."))
+    sents = article_sentences(article)
+
+    def at(i: int) -> Candidate:
+        return Candidate("circus", sents.spans[i].start, sents.spans[i].end, sents.text(i), first=i, last=i)
+
+    said, words, farewell = at(1), at(2), at(3)
+    answerer, articles = assistant.answerer, {"circus": article}
+    done = answerer.announced([said, farewell], articles)[0]
+    assert done.text == "Директор ростовского цирка Дмитрий Резниченко сказал:\n«Он успел дать лишь два представления из пятнадцати»."
+    assert article.text[done.start:done.end] == done.text and (done.first, done.last) == (1, 2)
+    assert answerer.announced([farewell, said], articles) == [farewell, done]  # citation order is kept
+    assert answerer.announced([said, words], articles) == [said, words]  # what it announces is quoted already
+    assert answerer.announced([words], articles) == [words]  # no colon: unchanged
+
+
 def test_the_answer_quotes_the_sentence_a_pronoun_leans_on(tmp_path: Path, assistant: Assistant) -> None:
     helper = Assistant(make_settings(tmp_path / "d"), embedder=assistant.embedder)
     helper.ingest_articles([SINGER])

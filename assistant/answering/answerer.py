@@ -13,8 +13,8 @@ from ..types import Answer, Article, Filters, Hit
 from .analysis import WORD_RE, detect_lang, text_info
 from .anchors import name_anchored, year_anchored
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
-from .citing import HEDGE, LEAD, NO_ANSWER, cite, select
-from .context import widened
+from .citing import HEDGE, LEAD, NO_ANSWER, cite, overlaps, select
+from .context import announced, widened
 from .features import Features, Question, Sims, featurize, focus_text, make_question, relevance
 from .rankers import AnswerRanker, make_ranker
 from .vectors import EmbeddedSentenceVectors, SentenceVectorSource
@@ -117,6 +117,14 @@ class ExtractiveAnswerer:
                for c in scored.candidates[:WIDEN_TOP]] if scored.question else []
         return top + scored.candidates[len(top):]
 
+    def announced(self, chosen: list[Candidate], articles: dict[str, Article]) -> list[Candidate]:
+        """The chosen quotes, each ending with a colon completed by what it announces, unless that is quoted too."""
+        out = []
+        for i, cand in enumerate(chosen):
+            wide = announced(cand, self.sentences(articles[cand.doc_id]), self.settings.max_quote_chars)
+            out.append(wide if not any(overlaps(o, wide) for o in chosen[:i] + chosen[i + 1:]) else cand)
+        return out
+
     def relevant(self, scored: Scored) -> bool:
         """Whether anything retrieved is close enough to the question to be quoted (per language pair)."""
         return bool(scored.candidates) and scored.best_relevance >= self.ranker.threshold(scored.pair)
@@ -130,8 +138,8 @@ class ExtractiveAnswerer:
             why = "; ".join(scored.notes) if not scored.candidates else ""  # e.g. no article names the year asked
             text, citations = (f"{NO_ANSWER[lang][:-1]}: {why}." if why else NO_ANSWER[lang]), []
         else:
-            chosen = select(self.widened(scored, articles), self.settings.max_citations, self.ranker.margin,
-                            self.ranker.threshold(scored.pair))
+            chosen = self.announced(select(self.widened(scored, articles), self.settings.max_citations,
+                                           self.ranker.margin, self.ranker.threshold(scored.pair)), articles)
             hedged = self.ranker.hedged(chosen[0].score)
             text, citations = (HEDGE if hedged else LEAD)[lang], cite(chosen, articles)
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,

@@ -1,5 +1,6 @@
-"""Quotes that lean on a neighbour, widened to cover it: the sentence a pronoun points back to, or the next
-sentence that holds what was asked and opens by pointing back («Это было сделано по требованию…»)."""
+"""Quotes that lean on a neighbour, widened to cover it: the sentence a pronoun points back to, the next
+sentence that holds what was asked and opens by pointing back («Это было сделано по требованию…»), or the
+sentence a quote ending with a colon announces («…сказал Резниченко:»)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,22 @@ def leans(sents: ArticleSentences, i: int, j: int) -> bool:
     blank line only a demonstrative one («В связи с этим…», «Это было сделано…»): a pronoun opening a paragraph
     often points further back than the sentence before it. The neighbour must be a whole sentence, not a headline
     or caption line."""
-    if not 0 <= j < len(sents.spans) or sents.headline[j] or leftover(sents.text(j)):
+    if not whole(sents, j):
         return False
     a, b = sorted((i, j))
     later = text_info(sents.text(b))
     blank_line = BLANK_LINE.search(sents.article.text, sents.spans[a].end, sents.spans[b].start) is not None
     return later.demonstrative or (later.points_back and not blank_line)
+
+
+def whole(sents: ArticleSentences, j: int) -> bool:
+    """Whether sentence j exists and is a whole sentence: not a headline or caption line, not a splitting leftover."""
+    return 0 <= j < len(sents.spans) and not sents.headline[j] and not leftover(sents.text(j))
+
+
+def introduces(sents: ArticleSentences, i: int) -> bool:
+    """Whether sentence i ends by introducing the next one («…сказал Резниченко:», «В сообщении говорится:»)."""
+    return sents.text(i).rstrip().endswith(":") and whole(sents, i + 1)
 
 
 def asked_in(q: Question, sents: ArticleSentences, first: int, last: int) -> bool:
@@ -45,3 +56,12 @@ def widened(cand: Candidate, sents: ArticleSentences, q: Question, max_chars: in
     if (first, last) == (cand.first, cand.last) or end - start > max_chars:
         return cand
     return replace(cand, start=start, end=end, text=sents.article.text[start:end], first=first, last=last)
+
+
+def announced(cand: Candidate, sents: ArticleSentences, max_chars: int) -> Candidate:
+    """A quote ending with a colon («…сказал Резниченко:») with the sentence it announces, within ``max_chars``;
+    else unchanged."""
+    if not introduces(sents, cand.last) or sents.spans[cand.last + 1].end - cand.start > max_chars:
+        return cand
+    end = sents.spans[cand.last + 1].end
+    return replace(cand, end=end, text=sents.article.text[cand.start:end], last=cand.last + 1)
