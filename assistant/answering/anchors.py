@@ -31,12 +31,17 @@ LATIN_SOUNDS = (("sch", "s"), ("kh", "h"), ("ch", "č"), ("ph", "f"), ("th", "t"
 CONSONANTS = "bvgdklmnprstfč"  # h is left out (Harry is «Гарри», Khodorkovsky «Ходорковский»); ts is s (Tsipras)
 
 
+def fold(word: str) -> str:
+    """A word lower-cased, ё as е."""
+    return word.lower().replace("ё", "е")
+
+
 @lru_cache(maxsize=200_000)
 def sounds(word: str) -> str:
     """The consonant skeleton of a word in either script, so that a name matches its transliteration
     («Фейсбук» and "Facebook" are both fsbk, «Трамп» and "Trump" trmp, «Ходорковский» and "Khodorkovsky"
     drkvsk)."""
-    low = word.lower().replace("ё", "е")
+    low = fold(word)
     if LATIN.search(low):
         low = re.sub(r"c(?=[eiy])", "s", low)
         for latin, sound in LATIN_SOUNDS:
@@ -68,7 +73,7 @@ def question_anchors(question: str) -> tuple[Anchor, ...]:
         if token.lemma in STOP or len(word) < 2 or token.number:
             continue
         if token.name or token.geo or token.org or (cyrillic and LATIN.search(word)):
-            low = word.lower().replace("ё", "е")
+            low = fold(word)
             stems = (stem(low), token.lemma.rstrip(ENDINGS))
             out.append(Anchor(word, token.lemma, tuple(dict.fromkeys(s for s in stems if len(s) >= MIN_STEM)),
                               sound_of(low)))
@@ -79,11 +84,6 @@ def sound_of(low: str) -> str:
     """A question word's skeleton: of its Russian stem (endings add consonants: «Трампом»), of a Latin word less
     a possessive (the English stemmer would cut names: "Kigeli" → "kige")."""
     return sounds(low.removesuffix("'s")) if LATIN.search(low) else sounds(stem(low))
-
-
-def fold(word: str) -> str:
-    """A word lower-cased, ё as е."""
-    return word.lower().replace("ё", "е")
 
 
 @dataclass(frozen=True)
