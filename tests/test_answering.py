@@ -179,60 +179,11 @@ def weights(tmp_path: Path, **changes: object) -> Path:
     ({"embedder_model_id": "st:other"}, "trained with embeddings"),
     ({"thresholds": {"en-ru": 0.0}}, "ru-ru"),
     ({"coef": [float("nan")] * len(FEATURES)}, "finite"),
-    ({"plain": {"features": ["dense"], "mean": [0.0], "scale": [1.0], "coef": [float("inf")], "intercept": 0.0}},
-     '"plain" weights are not 1 finite'),
-    ({"plain": {"features": ["gone"], "mean": [0.0], "scale": [1.0], "coef": [1.0], "intercept": 0.0}},
-     "no longer computed"),
 ])
 def test_weights_file_errors_name_the_fix(tmp_path: Path, changes: dict[str, object], message: str) -> None:
     with pytest.raises(AnswerModelError, match=message) as err:
         read_model(weights(tmp_path, **changes), FEATURES, "multilingual-e5-small")
     assert "train" in str(err.value) and "w.json" in str(err.value)
-
-
-def test_the_plain_text_correction_changes_only_texts_without_a_headline_line(tmp_path: Path) -> None:
-    raw = json.loads(builtin_path("linear-v1").read_text(encoding="utf-8"))
-    assert "plain" in raw  # the bundled weights carry it (training.paragraphs, docs/answer_ranker.md)
-    bundled = make_ranker("linear", "multilingual-e5-small", None)
-    without = make_ranker(f"linear:{strip_plain(tmp_path)}", "multilingual-e5-small", None)
-    texts, headed = lynch_features("Какой фильм станет последним для Линча?")
-    q = make_question("Какой фильм станет последним для Линча?", idf)
-    assert np.array_equal(bundled.score(q, texts, headed), without.score(q, texts, headed))  # type: ignore[arg-type]
-    plain = headed.matrix.copy()
-    plain[:, FEATURES.index("head_sim")] = np.nan  # the same text without its headline line
-    assert not np.allclose(bundled.score(q, texts, Features(FEATURES, plain)),  # type: ignore[arg-type]
-                           without.score(q, texts, Features(FEATURES, plain)))  # type: ignore[arg-type]
-    lead, body = plain[[1]].copy(), plain[[1]].copy()
-    lead[0, FEATURES.index("lead")], body[0, FEATURES.index("lead")] = 1.0, 0.0
-    correction = bundled.plain  # type: ignore[attr-defined]
-    gain = correction(Features(FEATURES, lead)) - correction(Features(FEATURES, body))
-    assert gain[0] > 0.5  # a paragraph's first sentence is not a news lead restating the headline
-
-
-def strip_plain(tmp_path: Path) -> Path:
-    """A copy of the bundled weights without the plain-text correction."""
-    raw = json.loads(builtin_path("linear-v1").read_text(encoding="utf-8"))
-    raw.pop("plain")
-    path = tmp_path / "without.json"
-    path.write_text(json.dumps(raw), encoding="utf-8")
-    return path
-
-
-def test_plain_training_questions_come_from_paragraphs_outside_the_dev_set(shared_dir: Path) -> None:
-    from assistant.answering.training.paragraphs import plain_set
-
-    nerel = shared_dir / "eval-data/nerel-wikinews"
-    dev = {"003", "013"}
-    made = plain_set(nerel / "train", nerel / "annotations/train", 5, 60, frozenset(dev))
-    again = plain_set(nerel / "train", nerel / "annotations/train", 5, 60, frozenset(dev))
-    assert [q.question for q in made.questions] == [q.question for q in again.questions]  # reproducible
-    texts = {a.doc_id: a.text for a in made.articles}
-    assert len(made.questions) >= 60 and {a.doc_id.split("-p")[0] for a in made.articles}.isdisjoint(dev)
-    for q in made.questions:
-        assert q.answers[0] in texts[q.doc_id or ""] and q.question.endswith("?")
-    heads = {(nerel / "train" / f"{a.doc_id.split('-p')[0]}.txt").read_text(encoding="utf-8").split("\n")[0]
-             for a in made.articles}
-    assert not any(a.text.startswith(h) for a in made.articles for h in heads)  # no headline line
 
 
 def test_missing_weights_and_unknown_ranker_are_refused(tmp_path: Path) -> None:

@@ -182,11 +182,6 @@ def standardised(x: np.ndarray, mean: np.ndarray, scale: np.ndarray) -> np.ndarr
     return np.nan_to_num((x - mean) / scale, nan=0.0)
 
 
-def plain_rows(matrix: np.ndarray) -> np.ndarray:
-    """1.0 for a candidate of a text without a headline line (a paragraph, a post: ``head_sim`` unknown), else 0.0."""
-    return np.isnan(matrix[:, FEATURES.index("head_sim")]).astype(np.float32)
-
-
 def formula_score(feats: Features) -> np.ndarray:
     """Relevance + 0.03 · length share: the hand-set ranking score (and the linear ranker's prior)."""
     return np.asarray(relevance(feats) + 0.03 * feats.column("chars"))

@@ -19,17 +19,6 @@ class AnswerModelError(RuntimeError):
 
 
 @dataclass(frozen=True)
-class LinearPart:
-    """A linear correction: features read, their standardisation, coefficients."""
-
-    features: tuple[str, ...]
-    mean: tuple[float, ...]
-    scale: tuple[float, ...]
-    coef: tuple[float, ...]
-    intercept: float
-
-
-@dataclass(frozen=True)
 class LinearModel:
     """Weights of a linear ranker: standardisation, coefficients, per-language-pair decline thresholds."""
 
@@ -45,7 +34,6 @@ class LinearModel:
     embedder_model_id: str
     raw: dict[str, Any]
     hedge_below: float | None = None  # a first quote less likely than this to hold the answer is offered as "closest"
-    plain: LinearPart | None = None  # added to the logit of candidates of texts without a headline line
 
 
 def builtin_path(name: str) -> Path:
@@ -63,7 +51,7 @@ def read_model(path: Path, known: tuple[str, ...], embedder_model_id: str) -> Li
         raise AnswerModelError(f"{path}: not readable JSON ({exc}); rebuild it with {RETRAIN}") from exc
     if raw.get("format") != FORMAT:
         raise AnswerModelError(f"{path}: unknown format {raw.get('format')!r} (expected {FORMAT}); {RETRAIN}")
-    unknown = [f for f in [*raw.get("features", []), *raw.get("plain", {}).get("features", [])] if f not in known]
+    unknown = [f for f in raw.get("features", []) if f not in known]
     if unknown:
         raise AnswerModelError(f"{path}: features {unknown} are no longer computed; retrain: {RETRAIN}")
     if raw.get("embedder_model_id") != embedder_model_id:
@@ -72,26 +60,18 @@ def read_model(path: Path, known: tuple[str, ...], embedder_model_id: str) -> Li
     return _build(path, raw)
 
 
-def _part(path: Path, raw: dict[str, Any], where: str = "") -> LinearPart:
-    n = len(raw["features"])
-    numbers = [*raw["mean"], *raw["scale"], *raw["coef"], raw["intercept"]]
-    if any(len(raw[k]) != n for k in ("mean", "scale", "coef")) or not all(math.isfinite(x) for x in numbers):
-        raise AnswerModelError(f"{path}: {where}weights are not {n} finite numbers per feature; retrain: {RETRAIN}")
-    return LinearPart(tuple(raw["features"]), tuple(raw["mean"]), tuple(raw["scale"]), tuple(raw["coef"]),
-                      float(raw["intercept"]))
-
-
 def _build(path: Path, raw: dict[str, Any]) -> LinearModel:
-    _part(path, raw)
-    plain = _part(path, raw["plain"], '"plain" ') if "plain" in raw else None
-    if not all(math.isfinite(x) for x in [raw["margin"], *raw["thresholds"].values()]):
-        raise AnswerModelError(f"{path}: margin and thresholds must be finite numbers; retrain: {RETRAIN}")
+    n = len(raw["features"])
+    numbers = [*raw["mean"], *raw["scale"], *raw["coef"], raw["intercept"], raw["margin"],
+               *raw["thresholds"].values()]
+    if any(len(raw[k]) != n for k in ("mean", "scale", "coef")) or not all(math.isfinite(x) for x in numbers):
+        raise AnswerModelError(f"{path}: weights are not {n} finite numbers per feature; retrain: {RETRAIN}")
     if "ru-ru" not in raw["thresholds"]:
         raise AnswerModelError(f"{path}: no decline threshold for ru-ru; retrain: {RETRAIN}")
     return LinearModel(str(path), tuple(raw["features"]), tuple(raw["mean"]), tuple(raw["scale"]),
                        tuple(raw["coef"]), float(raw["intercept"]), dict(raw["thresholds"]), float(raw["margin"]),
                        float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], raw,
-                       float(raw["hedge_below"]) if raw.get("hedge_below") is not None else None, plain)
+                       float(raw["hedge_below"]) if raw.get("hedge_below") is not None else None)
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:

@@ -10,8 +10,8 @@ from typing import Protocol
 import numpy as np
 
 from .candidates import Candidate
-from .features import FEATURES, Features, Question, formula_score, plain_rows, standardised
-from .model_file import AnswerModelError, LinearModel, LinearPart, builtin_path, read_model
+from .features import FEATURES, Features, Question, formula_score, standardised
+from .model_file import AnswerModelError, LinearModel, builtin_path, read_model
 
 DEFAULT_MODEL = "linear-v1"
 
@@ -62,22 +62,6 @@ class FormulaRanker:
         return False
 
 
-class PlainCorrection:
-    """What the weights file's ``plain`` part adds to the logit of a candidate of a text without a headline line
-    (a paragraph, a post): there the first sentence is not a lead restating a headline, and a question that shares
-    the text's words is read as a reading-comprehension question (docs/answer_ranker.md)."""
-
-    def __init__(self, part: LinearPart) -> None:
-        self.cols = np.array([FEATURES.index(f) for f in part.features], dtype=np.int64)
-        self.mean, self.scale, self.coef = (np.array(v, dtype=np.float32) for v in (part.mean, part.scale, part.coef))
-        self.intercept = part.intercept
-
-    def score(self, feats: Features) -> np.ndarray:
-        """The correction per candidate: 0 where the text has a headline line."""
-        x = standardised(feats.matrix[:, self.cols], self.mean, self.scale)
-        return np.asarray(plain_rows(feats.matrix) * (x @ self.coef + self.intercept))
-
-
 class LinearRanker:
     """A logistic model over standardised features ("this candidate holds the answer"), fitted on the dev set."""
 
@@ -90,7 +74,6 @@ class LinearRanker:
         self._mean = np.array(model.mean, dtype=np.float32)
         self._scale = np.array(model.scale, dtype=np.float32)
         self._coef = np.array(model.coef, dtype=np.float32)
-        self._plain = PlainCorrection(model.plain) if model.plain else None
 
     def score(self, question: Question, cands: Sequence[Candidate], feats: Features) -> np.ndarray:
         """The model's logit per candidate."""
@@ -98,11 +81,7 @@ class LinearRanker:
             return np.zeros(0, dtype=np.float32)
         x = standardised(feats.matrix[:, self._cols], self._mean, self._scale)
         prior = self.model.prior_weight * formula_score(feats) if self.model.prior_weight else 0.0
-        return np.asarray(x @ self._coef + self.model.intercept + prior + self.plain(feats), dtype=np.float32)
-
-    def plain(self, feats: Features) -> np.ndarray | float:
-        """The correction for candidates of texts without a headline line (0 for the others, or without one)."""
-        return self._plain.score(feats) if self._plain else 0.0
+        return np.asarray(x @ self._coef + self.model.intercept + prior, dtype=np.float32)
 
     def threshold(self, pair: str) -> float:
         """The pair's threshold, else the one for the question's language with Russian articles."""

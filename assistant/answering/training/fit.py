@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from ..features import FEATURES, Features, formula_score, plain_rows, standardised
+from ..features import FEATURES, Features, formula_score, standardised
 from .data import Group
 
 
@@ -30,11 +30,7 @@ class Fitted:
 def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
     """Mean and scale of every feature over all candidates, unknown (NaN) values left out (scale 1 for constant
     features)."""
-    return moments(np.vstack([g.features for g in groups]))
-
-
-def moments(rows: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale of each column, unknown (NaN) values left out (scale 1 for a constant column)."""
+    rows = np.vstack([g.features for g in groups])
     scale = np.nan_to_num(np.nanstd(rows, axis=0))
     return np.nan_to_num(np.nanmean(rows, axis=0)), np.where(scale > 1e-6, scale, 1.0)
 
@@ -76,34 +72,7 @@ def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | Non
     return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight)
 
 
-@dataclass
-class Corrected:
-    """A base ranker plus a linear correction on the candidates of texts without a headline line."""
-
-    base: Fitted
-    columns: list[int]  # feature columns the correction reads
-    part: Fitted
-
-    def scores(self, x: np.ndarray) -> np.ndarray:
-        """The base logits, corrected where the text has no headline line."""
-        return np.asarray(self.base.scores(x) + plain_rows(x) * self.part.scores(x[:, self.columns]))
-
-
-def fit_correction(base: Fitted, groups: Sequence[Group], strength: float) -> Corrected:
-    """Logistic regression of the correction over the groups' candidates, the base logits held fixed."""
-    from scipy.optimize import minimize
-
-    columns = [i for i, name in enumerate(FEATURES) if name != "head_sim"]  # unknown on every plain text
-    x = np.vstack([g.features for g in groups])
-    y = np.concatenate([g.labels for g in groups])
-    mean, scale = moments(x[:, columns])
-    args = (standardised(x[:, columns], mean, scale), y, plain_rows(x), base.scores(x), strength)  # weight 0: headed
-    result = minimize(logistic_loss, np.zeros(len(columns) + 1), args=args, jac=True, method="L-BFGS-B",
-                      options={"maxiter": 3000})
-    return Corrected(base, columns, Fitted(mean, scale, result.x[1:], float(result.x[0])))
-
-
-def top1(fitted: Fitted | Corrected, groups: Sequence[Group]) -> float:
+def top1(fitted: Fitted, groups: Sequence[Group]) -> float:
     """Share of groups whose best-scored candidate is a positive."""
     hits = [bool(g.labels[int(np.argmax(fitted.scores(g.features)))]) for g in groups if len(g.labels)]
     return sum(hits) / max(1, len(groups))

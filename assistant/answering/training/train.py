@@ -1,9 +1,6 @@
 """Rebuild the answer ranker's weights from ../shared (NEREL train relations + news-qa-dev for tuning).
 
     python -m assistant.answering.training.train --shared ../shared --out assistant/answering/weights/linear-v1.json
-
-With ``--base <weights>`` the news model of that file is kept and only the plain-text correction (texts without a
-headline line, fitted on NEREL paragraphs: ``training.paragraphs``) is fitted anew, about two minutes.
 """
 
 from __future__ import annotations
@@ -18,7 +15,7 @@ import time
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
@@ -27,8 +24,7 @@ from ..features import FEATURES, Features, relevance
 from ..model_file import FORMAT, write_model
 from ..rankers import probability
 from .data import Group, collect
-from .fit import Fitted, fit, fit_correction, threshold_for, top1
-from .paragraphs import held_out, plain_groups
+from .fit import Fitted, fit, threshold_for, top1
 from .synth import synthesize
 
 if TYPE_CHECKING:
@@ -41,11 +37,6 @@ MARGIN = 8.0  # quotes after [1] are shown while their logit is within this of t
 MAX_DECLINED = 0.04  # answerable questions of the dev set a threshold may decline
 RUBQ_DECLINED = 0.92  # general-knowledge questions (RuBQ) against the demo news corpus that must be declined
 DEMO_STORE = "demo-news"  # the demo corpus's store, inside --data-dir
-PLAIN_STORE = "paragraphs"  # NEREL paragraphs as texts without a headline line, inside --data-dir
-PLAIN_QUESTIONS = 4000  # questions over them for the plain-text correction (about 90 s to collect)
-PLAIN_COMMAND = ("python -m assistant.answering.training.train --shared ../shared "
-                 "--base assistant/answering/weights/linear-v1.json")
-PLAIN_C = 1.0  # its inverse L2 strength (thousands of questions: hardly matters, 0.01 to 10 gave the same)
 HEDGE_SHARE = 0.05  # right first quotes of dev-tune that may be offered as "closest" rather than as the answer
 
 
@@ -271,43 +262,6 @@ def print_selection(dev: list[Group]) -> None:
     print("nothing to drop" if not steps else "remove these from answering.features.FEATURES, then retrain")
 
 
-def plain_stage(assistant: Assistant, args: argparse.Namespace, fitted: Fitted) -> tuple[dict[str, Any], dict[str, float]]:
-    """The correction for texts without a headline line, fitted on three quarters of the plain questions (the news
-    model held fixed); its weights, and the held-out quarter's top-1 without and with it."""
-    cache = args.cache.with_name(f"{args.cache.stem}-plain.pkl") if args.cache else None
-    if cache is not None and cache.is_file():
-        groups = pickle.loads(cache.read_bytes())  # our own cache file, written below
-    else:
-        dev = load_jsonl(args.shared / "eval-data/news-qa-dev/news-qa-dev.jsonl").questions
-        groups = plain_groups(assistant, args.shared, args.data_dir / PLAIN_STORE, args.seed, args.plain_questions,
-                              frozenset(q.doc_id for q in dev if q.doc_id))
-        if cache is not None:
-            cache.write_bytes(pickle.dumps(groups))
-    train, test = [g for g in groups if not held_out(g)], [g for g in groups if held_out(g)]
-    corrected = fit_correction(fitted, train, PLAIN_C)
-    part = corrected.part
-    weights = {"features": [FEATURES[i] for i in corrected.columns], "mean": part.mean.tolist(),
-               "scale": part.scale.tolist(), "coef": part.coef.tolist(), "intercept": part.intercept}
-    return weights, {"plain_questions": len(train), "plain_heldout_questions": len(test),
-                     "plain_heldout_top1_without": round(top1(fitted, test), 4),
-                     "plain_heldout_top1": round(top1(corrected, test), 4)}
-
-
-def with_plain(assistant: Assistant, args: argparse.Namespace) -> None:
-    """Keep the news model of the ``--base`` weights file and fit only its plain-text correction anew."""
-    raw = json.loads(args.base.read_text(encoding="utf-8"))
-    if tuple(raw.get("features", ())) != FEATURES:
-        raise SystemExit(f"{args.base}: its features are not this code's; retrain it whole (without --base)")
-    base = Fitted(np.array(raw["mean"]), np.array(raw["scale"]), np.array(raw["coef"]), float(raw["intercept"]),
-                  float(raw.get("prior_weight", 0.0)))
-    raw["plain"], metrics = plain_stage(assistant, args, base)
-    raw["dev_metrics"] = {**raw.get("dev_metrics", {}), **metrics}
-    raw["trained"] = {**raw.get("trained", {}), "plain": {"commit": git_commit(), "seed": args.seed, "C": PLAIN_C,
-                                                         "command": PLAIN_COMMAND}}
-    write_model(args.out, raw)
-    print(json.dumps(metrics, indent=1))
-
-
 def main(argv: Sequence[str] | None = None) -> None:
     """Collect, fit, choose, write the weights JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -323,20 +277,12 @@ def main(argv: Sequence[str] | None = None) -> None:
     parser.add_argument("--demo-questions", type=Path, default=None,
                         help="Also tune on a question set over the demo corpus (eval/demo-qa/demo-qa.jsonl: two "
                              "thirds, one third held out). Off by default: it lowered both held-out figures.")
-    parser.add_argument("--plain-questions", type=int, default=PLAIN_QUESTIONS,
-                        help="Questions over NEREL paragraphs (texts without a headline line) to fit the plain-text "
-                             "correction on; 0 leaves it out.")
-    parser.add_argument("--base", type=Path, default=None,
-                        help="Keep this weights file's news model and fit only the plain-text correction on it.")
     parser.add_argument("--out", type=Path, default=Path("assistant/answering/weights/linear-v1.json"))
     args = parser.parse_args(argv)
     if not (args.shared / "eval-data/nerel-wikinews/annotations/train").is_dir():
         raise SystemExit(f"{args.shared}: ../shared with eval-data/nerel-wikinews is needed to train; not found")
     np.random.seed(args.seed)
     assistant = open_assistant(args.shared, args.data_dir)
-    if args.base is not None:
-        with_plain(assistant, args)
-        return
     weights = [float(w) for w in args.synthetic_weights.split(",")]
     if args.demo_questions is not None and not args.demo_questions.is_file():
         raise SystemExit(f"{args.demo_questions}: --demo-questions file not found (eval/demo-qa/demo-qa.jsonl?)")
@@ -346,20 +292,19 @@ def main(argv: Sequence[str] | None = None) -> None:
         print_selection(dev)
         return
     fitted, chosen, grid = choose(synth, dev, weights)
-    plain, plain_metrics = plain_stage(assistant, args, fitted) if args.plain_questions else ({}, {})
     relevance_th = thresholds(dev, rubq_groups(assistant, args.shared, args.data_dir))
     hedge = hedge_below(fitted, dev)
     payload = {
         "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
         "coef": fitted.coef.tolist(), "intercept": fitted.intercept, "prior_weight": fitted.prior_weight, "margin": MARGIN,
-        "thresholds": relevance_th, "hedge_below": hedge, **({"plain": plain} if plain else {}),
+        "thresholds": relevance_th, "hedge_below": hedge,
         "embedder_model_id": assistant.embedder.model_id,
         "trained": {"commit": git_commit(), "seed": args.seed, **chosen, "cv_dev_tune_top1": grid,
                     "synthetic_questions": len(synth),
                     "questions": {source: len(groups) for source, groups in by_source(dev).items()},
                     "command": "python -m assistant.answering.training.train --shared ../shared"},
         "dev_metrics": {**report(fitted, synth, dev), **decline_report(dev, relevance_th),
-                        **hedge_report(fitted, dev, hedge), **plain_metrics},
+                        **hedge_report(fitted, dev, hedge)},
     }
     write_model(args.out, payload)
     print(json.dumps({**chosen, **payload["dev_metrics"], "thresholds": relevance_th, "cv": grid}, indent=1))
