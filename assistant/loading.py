@@ -260,7 +260,9 @@ def make_article(meta: dict[str, Any], body: str, path: Path, lineno: int | None
     if not body.strip():
         raise ValueError("the article has no text: add a body below the header")
     title = clean_field(meta.get("title"))
-    if not title:
+    if title:
+        body = with_headline(title, body)
+    else:
         title, body = title_from_body(body)
     where = f"{path}:{lineno}" if lineno else str(path)
     doc_id = clean_field(meta.get("id")) or make_doc_id(path, lineno, title)
@@ -280,6 +282,15 @@ def clean_field(value: Any) -> str:
     if value is None:
         return ""
     return " ".join(str(value).split())
+
+
+def with_headline(title: str, body: str) -> str:
+    """The body opening with its headline line, the form of Wikinews texts and plain files that the answer ranker
+    learned from: a title given as a field (JSONL, HTML, a header) is put first unless the body opens with it.
+    Quotes stay verbatim: the stored text is this one."""
+    if body.lstrip().startswith(title[:60]):
+        return body
+    return f"{title}\n\n{body.lstrip(chr(10))}"
 
 
 def title_from_body(body: str) -> tuple[str, str]:

@@ -24,7 +24,7 @@ def test_seed_header_shares_its_line_with_the_text() -> None:
     assert art.date == "2025-10-27"
     assert art.source == "Day.Az"
     assert art.title.startswith("Визит Ильхама Алиева")
-    assert art.text.startswith("Азербайджан является лидером своего региона.")
+    assert art.text.startswith(f"{art.title}\n\nАзербайджан является лидером своего региона.")  # headline line first
     assert "date 2025" not in art.text
 
 
@@ -52,7 +52,21 @@ def test_yaml_front_matter(tmp_path: Path) -> None:
     )
     art = load_one(path)
     assert (art.title, art.date, art.source, art.url) == ("Саммит в Астане", "2024-10-12", "ТАСС", "https://example.org/a")
-    assert art.text == "Лидеры обсудили транзит.\n"
+    assert art.text == "Саммит в Астане\n\nЛидеры обсудили транзит.\n"  # the title field as the headline line
+
+
+def test_a_title_field_becomes_the_headline_line_once(tmp_path: Path) -> None:
+    from assistant.answering.candidates import article_sentences
+
+    path = tmp_path / "feed.jsonl"
+    path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in [
+        {"title": "Саммит в Астане", "text": "Лидеры обсудили транзит. Переговоры продолжатся."},
+        {"title": "Саммит в Астане", "text": "Саммит в Астане\nЛидеры обсудили транзит."},  # already opens with it
+    ]), encoding="utf-8")
+    first, second = [a for a in load_paths([path]) if isinstance(a, Article)]
+    assert first.text == "Саммит в Астане\n\nЛидеры обсудили транзит. Переговоры продолжатся."
+    assert second.text == "Саммит в Астане\nЛидеры обсудили транзит."
+    assert article_sentences(first).headline[:2] == [True, False]  # the ranker sees it as Wikinews texts' headline
 
 
 def test_html_main_text_and_title(tmp_path: Path) -> None:
