@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
+from .loading import make_article
 from .types import Article, Turn
 
 if TYPE_CHECKING:
@@ -89,16 +90,17 @@ def norm(text: str) -> str:
 
 
 def load_squad(path: Path, limit: int | None = None) -> EvalSet:
-    """SQuAD-format JSON (XQuAD): each paragraph becomes an article, its questions point at it."""
+    """SQuAD-format JSON (XQuAD): each paragraph becomes an article (built by the loader, as a JSONL import of
+    ``title`` and ``text`` would be), its questions point at it."""
     data = json.loads(path.read_text(encoding="utf-8-sig"))
     articles, questions = [], []
     for art in data["data"]:
         title = art.get("title", "").replace("_", " ")
         slug = re.sub(r"[^\w-]+", "_", title)
         for i, para in enumerate(art["paragraphs"]):
-            doc_id = f"{slug}-{i}"
-            articles.append(Article(doc_id=doc_id, title=title, text=para["context"].lstrip("\ufeff"),
-                                    source="XQuAD", path=f"{path}#{doc_id}"))
+            doc_id = f"{slug}-{i}"  # stored as a user's import would be: the loader's article (title first)
+            articles.append(make_article({"id": doc_id, "title": title, "source": "XQuAD"},
+                                         para["context"].lstrip("\ufeff"), Path(f"{path}#{doc_id}")))
             for qa in para["qas"]:
                 questions.append(EvalQuestion(qa["question"], [a["text"] for a in qa["answers"]], doc_id))
     return EvalSet(path.stem, articles, questions[:limit] if limit else questions)
