@@ -249,7 +249,8 @@ def parse_jsonl(text: str, path: Path) -> Iterator[Article | LoadError]:
             yield LoadError(where, str(exc))
             continue
         if not clean_field(obj.get("id")) and article.doc_id in derived:  # two lines with one title
-            article = replace(article, doc_id=make_doc_id(path, lineno, f"{article.title}\n{article.text[:500]}"))
+            body = clean_markup(normalise_newlines(obj["text"]))  # as given: ids do not move with the headline line
+            article = replace(article, doc_id=make_doc_id(path, lineno, f"{article.title}\n{body[:500]}"))
         derived.add(article.doc_id)
         yield article
 
