@@ -289,9 +289,12 @@ def with_headline(title: str, body: str) -> str:
     """The body opening with its headline line, the form of Wikinews texts and plain files that the answer ranker
     learned from: a title given as a field (JSONL, HTML, a header) is put first unless the body opens with it.
     Quotes stay verbatim: the stored text is this one."""
-    if body.lstrip().startswith(title[:60]):
-        return body
-    return f"{title}\n\n{body.lstrip(chr(10))}"
+    return body if opens_with_title(body, title) else f"{title}\n\n{body.lstrip(chr(10))}"
+
+
+def opens_with_title(text: str, title: str) -> bool:
+    """Whether the text's first line is the title (a headline line); a title that only begins a paragraph is not."""
+    return bool(title.split()) and text.lstrip().split("\n", 1)[0].split() == title.split()
 
 
 def title_from_body(body: str) -> tuple[str, str]:

@@ -62,11 +62,22 @@ def test_a_title_field_becomes_the_headline_line_once(tmp_path: Path) -> None:
     path.write_text("\n".join(json.dumps(x, ensure_ascii=False) for x in [
         {"title": "Саммит в Астане", "text": "Лидеры обсудили транзит. Переговоры продолжатся."},
         {"title": "Саммит в Астане", "text": "Саммит в Астане\nЛидеры обсудили транзит."},  # already opens with it
+        {"title": "Саммит в Астане", "text": "Саммит в Астане прошёл в среду."},  # a sentence, not a headline line
     ]), encoding="utf-8")
-    first, second = [a for a in load_paths([path]) if isinstance(a, Article)]
+    first, second, third = [a for a in load_paths([path]) if isinstance(a, Article)]
     assert first.text == "Саммит в Астане\n\nЛидеры обсудили транзит. Переговоры продолжатся."
     assert second.text == "Саммит в Астане\nЛидеры обсудили транзит."
+    assert third.text == "Саммит в Астане\n\nСаммит в Астане прошёл в среду."
     assert article_sentences(first).headline[:2] == [True, False]  # the ranker sees it as Wikinews texts' headline
+
+
+def test_a_title_taken_from_the_first_sentence_is_not_a_headline_line(tmp_path: Path) -> None:
+    from assistant.answering.candidates import article_sentences
+
+    path = tmp_path / "post.txt"
+    path.write_text("Президент подписал указ. Он вступит в силу завтра.\n\nВторой абзац.", encoding="utf-8")
+    post = load_one(path)
+    assert post.title == "Президент подписал указ." and article_sentences(post).headline[0] is False
 
 
 def test_html_main_text_and_title(tmp_path: Path) -> None:

@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from ..chunking import Span, sentence_spans
+from ..loading import opens_with_title
 from ..types import Article, Hit
 from .analysis import WORD_RE
 
@@ -66,9 +67,9 @@ def article_sentences(article: Article, spans: list[Span] | None = None) -> Arti
 
 
 def title_line(article: Article) -> bool:
-    """Whether the text opens with the article's title (a headline line, as in Wikinews dumps)."""
-    first = article.text.lstrip().split("\n", 1)[0].strip()
-    return bool(article.title) and first.startswith(article.title.strip()[:60])
+    """Whether the text's first line is the article's title (a headline line, as in Wikinews dumps); a title taken
+    from the first sentence of a paragraph is not one."""
+    return opens_with_title(article.text, article.title)
 
 
 def is_heading_line(text: str, span: Span, is_title: bool) -> bool:
