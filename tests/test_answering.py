@@ -207,6 +207,22 @@ def test_fit_is_deterministic_and_learns_the_signal() -> None:
     assert threshold_for([0.1, 0.5, 0.9, 1.0], [], 0.25) == pytest.approx(0.5, abs=1e-5)
 
 
+def test_training_can_fix_the_setting_the_rule_would_choose() -> None:
+    from assistant.answering.training.train import choose
+
+    rng = np.random.default_rng(5)
+    groups = []
+    for i in range(24):
+        x = rng.normal(size=(8, len(FEATURES))).astype(np.float32)
+        y = np.zeros(8, dtype=np.float32)
+        y[int(np.argmax(x[:, 0]))] = 1.0
+        groups.append(Group(f"q{i}", "lexical", "ru-ru", x, y, True))
+    _, chosen, grid = choose([], groups, [0.0])
+    assert len(grid) == 6  # three strengths, with and without the formula prior
+    _, fixed, one = choose([], groups, [0.0], [1.0], [0.0])
+    assert fixed == {"C": 1.0, "synthetic_weight": 0.0, "prior_weight": 0.0} and list(one) == ["C=1.0 synth=0.0 prior=0.0"]
+
+
 def test_wiki_markup_is_cleaned() -> None:
     raw = ("Заголовок\nthumb|left|Подпись\nFile:Видео.webm|Прощание\nВ беседе с ''Sydney Morning Herald'' он "
            "сказал, [http://example.org/a?b=1 сообщается] в [[Москва|Москве]].")
