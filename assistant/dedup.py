@@ -21,6 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from .loading import opens_with_title
 from .types import Article, Citation, SourceRef
 
 if TYPE_CHECKING:
@@ -99,10 +100,18 @@ class Profile:
     numbers: frozenset[str]
 
 
+def story_text(article: Article) -> str:
+    """What is compared: the text without its headline line (outlets headline one story differently), unless the
+    headline is all there is."""
+    head, _, body = article.text.lstrip().partition("\n")
+    return body if body.strip() and opens_with_title(head, article.title) else article.text
+
+
 def profile(article: Article) -> Profile:
     """An article's profile."""
-    norm = normalise(article.text)
-    return Profile(len(shingles(article.text)), len(norm), article.date, frozenset(_NUMBER.findall(norm)))
+    text = story_text(article)
+    norm = normalise(text)
+    return Profile(len(shingles(text)), len(norm), article.date, frozenset(_NUMBER.findall(norm)))
 
 
 def containment(jac: float, a: Profile, b: Profile) -> float:
@@ -171,7 +180,7 @@ class StoryIndex:
     def claim(self, article: Article) -> str | None:
         """The doc_id of another article with the same normalised text (stored, or earlier in this batch), if
         any; otherwise the text is claimed for this article until ``end_batch``."""
-        digest = text_hash(article.text)
+        digest = text_hash(story_text(article))
         with self._lock:
             row = self._db.execute(
                 "SELECT doc_id FROM stories WHERE text_hash = ? AND doc_id != ? AND (date IS NULL OR ? IS NULL "
@@ -201,7 +210,7 @@ class StoryIndex:
 
     def add(self, article: Article) -> Match:
         """Index a stored article; it joins the cluster of its most similar stored article above the threshold."""
-        sig, prof = minhash(article.text), profile(article)
+        sig, prof = minhash(story_text(article)), profile(article)
         with self._lock:
             self.remove(article.doc_id, commit=False)
             lsh = self._index()
@@ -211,7 +220,7 @@ class StoryIndex:
             best_sim = sims.get(best, 0.0)
             cluster = cluster or article.doc_id
             self._db.execute("INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (article.doc_id, text_hash(article.text), cluster, best_sim or 1.0,
+                             (article.doc_id, text_hash(story_text(article)), cluster, best_sim or 1.0,
                               sig.hashvalues.astype(np.uint64).tobytes(), prof.size, prof.chars, prof.date,
                               " ".join(sorted(prof.numbers))))
             self._db.commit()

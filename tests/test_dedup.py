@@ -86,6 +86,14 @@ def test_exact_copy_claimed_once(index: StoryIndex) -> None:
     assert index.claim(article("d", STORY, day="2024-12-05")) is None  # the same words another day: a new event
 
 
+def test_one_story_under_two_headlines_is_one_text(index: StoryIndex) -> None:
+    first = Article("a", "Снегопад в Новосибирске", f"Снегопад в Новосибирске\n\n{STORY}", "2024-11-26", "РИА")
+    other = Article("b", "Город встал в пробках", f"Город встал в пробках\n\n{STORY}", "2024-11-26", "ТАСС")
+    assert index.claim(first) is None and index.claim(other) == "a"  # outlets headline one story differently
+    only = Article("c", "Снегопад", "Снегопад", "2024-11-26", "РИА")
+    assert index.claim(only) is None  # a headline alone is compared as it is
+
+
 def test_collapse_quotes_a_story_once_with_every_source() -> None:
     def cit(n: int, doc_id: str, start: int = 0) -> Citation:
         return Citation(doc_id, f"title {doc_id}", "2024-11-26", f"src {doc_id}", "", "снег", start, start + 4, 0.9, n)
