@@ -294,7 +294,8 @@ def with_headline(title: str, body: str) -> str:
 
 def opens_with_title(text: str, title: str) -> bool:
     """Whether the text's first line is the title (a headline line); a title that only begins a paragraph is not."""
-    return bool(title.split()) and text.lstrip().split("\n", 1)[0].split() == title.split()
+    first = text.lstrip().split("\n", 1)[0].strip().lstrip("#")  # a Markdown heading counts
+    return bool(title.split()) and first.split() == title.split()
 
 
 def title_from_body(body: str) -> tuple[str, str]:

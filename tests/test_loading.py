@@ -53,6 +53,10 @@ def test_yaml_front_matter(tmp_path: Path) -> None:
     art = load_one(path)
     assert (art.title, art.date, art.source, art.url) == ("Саммит в Астане", "2024-10-12", "ТАСС", "https://example.org/a")
     assert art.text == "Саммит в Астане\n\nЛидеры обсудили транзит.\n"  # the title field as the headline line
+    heading = tmp_path / "b.md"
+    heading.write_text("---\ntitle: Саммит в Астане\n---\n# Саммит в Астане\n\nЛидеры обсудили транзит.\n",
+                       encoding="utf-8")
+    assert load_one(heading).text == "# Саммит в Астане\n\nЛидеры обсудили транзит.\n"  # its heading is the line
 
 
 def test_a_title_field_becomes_the_headline_line_once(tmp_path: Path) -> None:
