@@ -193,14 +193,20 @@ def test_missing_weights_and_unknown_ranker_are_refused(tmp_path: Path) -> None:
         make_ranker("bogus", "multilingual-e5-small", None)
 
 
-def test_fit_is_deterministic_and_learns_the_signal() -> None:
-    rng = np.random.default_rng(3)
+def signal_groups(seed: int, n: int, rows: int) -> list[Group]:
+    """Random candidate groups whose answer is the candidate with the highest first feature."""
+    rng = np.random.default_rng(seed)
     groups = []
-    for i in range(40):
-        x = rng.normal(size=(12, len(FEATURES))).astype(np.float32)
-        y = np.zeros(12, dtype=np.float32)
-        y[int(np.argmax(x[:, 0]))] = 1.0  # the answer is the candidate with the highest first feature
-        groups.append(Group(str(i), "synth", "ru-ru", x, y, True))
+    for i in range(n):
+        x = rng.normal(size=(rows, len(FEATURES))).astype(np.float32)
+        y = np.zeros(rows, dtype=np.float32)
+        y[int(np.argmax(x[:, 0]))] = 1.0
+        groups.append(Group(f"q{i}", "lexical", "ru-ru", x, y, True))
+    return groups
+
+
+def test_fit_is_deterministic_and_learns_the_signal() -> None:
+    groups = signal_groups(3, 40, 12)
     a, b = fit(groups, 0.001), fit(groups, 0.001)
     assert np.array_equal(a.coef, b.coef)
     assert a.coef[0] == max(a.coef)
@@ -210,14 +216,8 @@ def test_fit_is_deterministic_and_learns_the_signal() -> None:
 def test_training_can_fix_the_setting_the_rule_would_choose() -> None:
     from assistant.answering.training.train import choose
 
-    rng = np.random.default_rng(5)
-    groups = []
-    for i in range(24):
-        x = rng.normal(size=(8, len(FEATURES))).astype(np.float32)
-        y = np.zeros(8, dtype=np.float32)
-        y[int(np.argmax(x[:, 0]))] = 1.0
-        groups.append(Group(f"q{i}", "lexical", "ru-ru", x, y, True))
-    _, chosen, grid = choose([], groups, [0.0])
+    groups = signal_groups(5, 24, 8)
+    _, _, grid = choose([], groups, [0.0])
     assert len(grid) == 6  # three strengths, with and without the formula prior
     _, fixed, one = choose([], groups, [0.0], [1.0], [0.0])
     assert fixed == {"C": 1.0, "synthetic_weight": 0.0, "prior_weight": 0.0} and list(one) == ["C=1.0 synth=0.0 prior=0.0"]
