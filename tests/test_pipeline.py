@@ -15,6 +15,9 @@ from assistant.types import Filters
 from .conftest import CORPUS, SEED_DATE, SEED_QUESTION, SEED_QUOTE, embedder_claiming, make_settings
 
 SEED_FILE = "000_348cd98c955992e8.txt"
+SEED_TEXT = ("Лидеры двух стран обсудили транзит грузов через Каспийское море. Стороны договорились увеличить "
+             "объём перевозок вдвое к 2030 году.\n\nПо итогам встречи подписаны соглашения о транспортном "
+             "коридоре и о цифровой таможне. Следующий саммит пройдёт в Баку.")
 
 
 def test_seed_question_quotes_the_seed_article(assistant: Assistant) -> None:
@@ -25,6 +28,29 @@ def test_seed_question_quotes_the_seed_article(assistant: Assistant) -> None:
     assert (first.date, first.source) == (SEED_DATE, "Day.Az")
     assert first.title.startswith("Визит Ильхама Алиева")
     assert len(first.quote) <= 400
+
+
+def test_a_story_is_answered_alike_whether_its_headline_is_a_line_or_a_field(tmp_path: Path,
+                                                                              assistant: Assistant) -> None:
+    import json
+
+    import numpy as np
+
+    headline, body = "Саммит в Астане завершился", SEED_TEXT
+    (tmp_path / "line").mkdir()
+    (tmp_path / "line" / "story.txt").write_text(f"{headline}\n\n{body}", encoding="utf-8")
+    (tmp_path / "field").mkdir()
+    (tmp_path / "field" / "story.jsonl").write_text(json.dumps({"title": headline, "text": body}, ensure_ascii=False),
+                                                    encoding="utf-8")
+    scored = []
+    for form in ("line", "field"):
+        helper = Assistant(make_settings(tmp_path / f"data-{form}"), embedder=assistant.embedder)
+        helper.ingest([tmp_path / form])
+        trace = helper.trace("Что решили лидеры о транзите?")
+        scored.append((trace.answer.citations[0].quote, trace.scored.features.matrix))
+        helper.close()
+    assert scored[0][0] == scored[1][0]
+    assert np.allclose(scored[0][1], scored[1][1], equal_nan=True)  # the ranker sees one article, not two forms
 
 
 def test_every_quote_is_a_verbatim_span(assistant: Assistant) -> None:
