@@ -57,6 +57,7 @@ def test_loaders(tmp_path: Path) -> None:
     squad.write_text(json.dumps(SQUAD, ensure_ascii=False), encoding="utf-8")
     evalset = load_squad(squad)
     assert [a.doc_id for a in evalset.articles] == ["Астана-0", "Омск-0"]
+    assert evalset.articles[1].text.startswith("Омск\n\nОмск расположен")  # stored as the loader stores a title field
     assert evalset.questions[2].doc_id == "Омск-0" and evalset.questions[2].answers == ["Иртыша и Оми"]
     jsonl = tmp_path / "q.jsonl"
     jsonl.write_text(json.dumps({"question": "А когда?", "answer": "1997", "doc_id": "Астана-0",
