@@ -107,9 +107,8 @@ def story_text(article: Article) -> str:
     return body if body.strip() and opens_with_title(head, article.title) else article.text
 
 
-def profile(article: Article) -> Profile:
-    """An article's profile."""
-    text = story_text(article)
+def profile(article: Article, text: str) -> Profile:
+    """An article's profile, from its compared text (``story_text``)."""
     norm = normalise(text)
     return Profile(len(shingles(text)), len(norm), article.date, frozenset(_NUMBER.findall(norm)))
 
@@ -210,7 +209,8 @@ class StoryIndex:
 
     def add(self, article: Article) -> Match:
         """Index a stored article; it joins the cluster of its most similar stored article above the threshold."""
-        sig, prof = minhash(story_text(article)), profile(article)
+        text = story_text(article)
+        sig, prof = minhash(text), profile(article, text)
         with self._lock:
             self.remove(article.doc_id, commit=False)
             lsh = self._index()
@@ -220,7 +220,7 @@ class StoryIndex:
             best_sim = sims.get(best, 0.0)
             cluster = cluster or article.doc_id
             self._db.execute("INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (article.doc_id, text_hash(story_text(article)), cluster, best_sim or 1.0,
+                             (article.doc_id, text_hash(text), cluster, best_sim or 1.0,
                               sig.hashvalues.astype(np.uint64).tobytes(), prof.size, prof.chars, prof.date,
                               " ".join(sorted(prof.numbers))))
             self._db.commit()
