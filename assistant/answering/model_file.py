@@ -9,6 +9,8 @@ from importlib import resources
 from pathlib import Path
 from typing import Any
 
+from .correction import GATE, Correction, correction_from_json
+
 FORMAT = "news-assistant/linear-ranker/v1"
 RETRAIN = ("python -m assistant.answering.training.train --shared ../shared "
            "(or ASSISTANT_ANSWER_RANKER=formula)")
@@ -34,6 +36,7 @@ class LinearModel:
     embedder_model_id: str
     raw: dict[str, Any]
     hedge_below: float | None = None  # a first quote less likely than this to hold the answer is offered as "closest"
+    correction: Correction | None = None  # added for questions that copy the text's words (none in older files)
 
 
 def builtin_path(name: str) -> Path:
@@ -57,10 +60,23 @@ def read_model(path: Path, known: tuple[str, ...], embedder_model_id: str) -> Li
     if raw.get("embedder_model_id") != embedder_model_id:
         raise AnswerModelError(f"{path}: trained with embeddings {raw.get('embedder_model_id')!r}, running "
                                f"{embedder_model_id!r}; retrain: {RETRAIN}")
-    return _build(path, raw)
+    return _build(path, raw, known)
 
 
-def _build(path: Path, raw: dict[str, Any]) -> LinearModel:
+def _correction(path: Path, raw: dict[str, Any] | None, known: tuple[str, ...]) -> Correction | None:
+    """The file's copy-gated correction, checked: the gate this code computes, every known feature in order."""
+    if raw is None:
+        return None
+    if raw.get("gate") != GATE or raw.get("features") != list(known):
+        raise AnswerModelError(f"{path}: the correction's gate or features do not match this code; retrain: {RETRAIN}")
+    numbers = [*raw["mean"], *raw["scale"], *raw["coef"], raw["gated_intercept"], raw["intercept"]]
+    if any(len(raw[k]) != len(known) for k in ("mean", "scale", "coef")) or not all(map(math.isfinite, numbers)):
+        raise AnswerModelError(f"{path}: the correction is not {len(known)} finite numbers per feature; "
+                               f"retrain: {RETRAIN}")
+    return correction_from_json(raw)
+
+
+def _build(path: Path, raw: dict[str, Any], known: tuple[str, ...]) -> LinearModel:
     n = len(raw["features"])
     numbers = [*raw["mean"], *raw["scale"], *raw["coef"], raw["intercept"], raw["margin"],
                *raw["thresholds"].values()]
@@ -71,7 +87,8 @@ def _build(path: Path, raw: dict[str, Any]) -> LinearModel:
     return LinearModel(str(path), tuple(raw["features"]), tuple(raw["mean"]), tuple(raw["scale"]),
                        tuple(raw["coef"]), float(raw["intercept"]), dict(raw["thresholds"]), float(raw["margin"]),
                        float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], raw,
-                       float(raw["hedge_below"]) if raw.get("hedge_below") is not None else None)
+                       float(raw["hedge_below"]) if raw.get("hedge_below") is not None else None,
+                       _correction(path, raw.get("correction"), known))
 
 
 def write_model(path: Path, payload: dict[str, Any]) -> None:

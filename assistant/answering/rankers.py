@@ -81,7 +81,10 @@ class LinearRanker:
             return np.zeros(0, dtype=np.float32)
         x = standardised(feats.matrix[:, self._cols], self._mean, self._scale)
         prior = self.model.prior_weight * formula_score(feats) if self.model.prior_weight else 0.0
-        return np.asarray(x @ self._coef + self.model.intercept + prior, dtype=np.float32)
+        scores = x @ self._coef + self.model.intercept + prior
+        if self.model.correction is not None:  # the matrix holds all of FEATURES, the correction's columns
+            scores = scores + self.model.correction.scores(feats.matrix)
+        return np.asarray(scores, dtype=np.float32)
 
     def threshold(self, pair: str) -> float:
         """The pair's threshold, else the one for the question's language with Russian articles."""

@@ -7,6 +7,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
+from ..correction import Correction, copy_gate
 from ..features import FEATURES, Features, formula_score, standardised
 from .data import Group
 
@@ -20,11 +21,13 @@ class Fitted:
     coef: np.ndarray
     intercept: float = 0.0
     prior_weight: float = 0.0
+    correction: Correction | None = None
 
     def scores(self, x: np.ndarray) -> np.ndarray:
-        """Scores (logits) of candidate rows."""
-        return np.asarray(standardised(x, self.mean, self.scale) @ self.coef + self.intercept
+        """Scores (logits) of one question's candidate rows."""
+        base = np.asarray(standardised(x, self.mean, self.scale) @ self.coef + self.intercept
                           + self.prior_weight * prior(x))
+        return base + self.correction.scores(x) if self.correction is not None else base
 
 
 def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
@@ -70,6 +73,24 @@ def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | Non
     result = minimize(logistic_loss, np.zeros(x.shape[1] + 1), args=args, jac=True, method="L-BFGS-B",
                       options={"maxiter": 3000})
     return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight)
+
+
+def fit_correction(base: Fitted, groups: Sequence[Group], weights: Sequence[float], strength: float) -> Fitted:
+    """``base`` with a copy-gated correction fitted on ``groups`` (``base``'s logits held fixed as an offset)."""
+    from scipy.optimize import minimize
+
+    mean, scale = standardiser(groups)
+    x = np.vstack([g.features for g in groups])
+    y = np.concatenate([g.labels for g in groups])
+    w = np.concatenate([np.full(len(g.labels), wt) for g, wt in zip(groups, weights, strict=True)])
+    gate = np.concatenate([np.full(len(g.labels), copy_gate(g.features)) for g in groups])[:, None]
+    z = np.hstack([gate, gate * standardised(x, mean, scale)])
+    offset = np.concatenate([base.scores(g.features) for g in groups])
+    result = minimize(logistic_loss, np.zeros(z.shape[1] + 1), args=(z, y, w, offset, strength), jac=True,
+                      method="L-BFGS-B", options={"maxiter": 3000})
+    p = result.x
+    correction = Correction(mean, scale, p[2:], float(p[1]), float(p[0]))
+    return Fitted(base.mean, base.scale, base.coef, base.intercept, base.prior_weight, correction)
 
 
 def top1(fitted: Fitted, groups: Sequence[Group]) -> float:

@@ -28,6 +28,7 @@ from ...evaluation import load_jsonl
 from ..features import FEATURES, Features, relevance
 from ..model_file import FORMAT, write_model
 from ..rankers import probability
+from .correct import cloze_groups, cloze_report, corrected, cross_validated
 from .data import Group, collect
 from .fit import Fitted, fit, threshold_for, top1
 from .synth import synthesize
@@ -267,6 +268,19 @@ def print_selection(dev: list[Group]) -> None:
     print("nothing to drop" if not steps else "remove these from answering.features.FEATURES, then retrain")
 
 
+def with_correction(fitted: Fitted, chosen: dict[str, float], assistant: Assistant, args: argparse.Namespace,
+                    dev: list[Group]) -> tuple[Fitted, dict[str, float]]:
+    """The news model plus the copy-gated correction, and what it changes (unless ``--no-correction``)."""
+    if args.no_correction:
+        return fitted, {}
+    cache = args.cache.with_suffix(".cloze.pkl") if args.cache is not None else None
+    cloze = cloze_groups(assistant, args.shared, args.seed, cache)
+    tune = [g for g in dev if g.answerable and tune_split(g.qid) and len(g.labels)]
+    final = corrected(fitted, cloze, tune)
+    cv = cross_validated(tune, cloze, chosen["C"], chosen["prior_weight"])
+    return final, {**cloze_report(fitted, final, cloze), **{f"cv_dev_tune_top1_{k}": v for k, v in cv.items()}}
+
+
 def main(argv: Sequence[str] | None = None) -> None:
     """Collect, fit, choose, write the weights JSON."""
     parser = argparse.ArgumentParser(description=__doc__)
@@ -286,6 +300,8 @@ def main(argv: Sequence[str] | None = None) -> None:
                         help="Fix the inverse L2 strength instead of choosing it from the grid by the rule.")
     parser.add_argument("--prior", type=float, default=None,
                         help="Fix the formula prior's weight (0 = none) instead of choosing it by the rule.")
+    parser.add_argument("--no-correction", action="store_true",
+                        help="Leave out the copy-gated correction learned from cloze questions (answering/correction.py).")
     parser.add_argument("--out", type=Path, default=Path("assistant/answering/weights/linear-v1.json"))
     args = parser.parse_args(argv)
     if not (args.shared / "eval-data/nerel-wikinews/annotations/train").is_dir():
@@ -302,20 +318,23 @@ def main(argv: Sequence[str] | None = None) -> None:
         return
     fitted, chosen, grid = choose(synth, dev, weights, [args.C] if args.C else C_GRID,
                                   [args.prior] if args.prior is not None else PRIOR_WEIGHTS)
+    fitted, extra = with_correction(fitted, chosen, assistant, args, dev)
     relevance_th = thresholds(dev, rubq_groups(assistant, args.shared, args.data_dir))
     hedge = hedge_below(fitted, dev)
     payload = {
         "format": FORMAT, "features": list(FEATURES), "mean": fitted.mean.tolist(), "scale": fitted.scale.tolist(),
         "coef": fitted.coef.tolist(), "intercept": fitted.intercept, "prior_weight": fitted.prior_weight, "margin": MARGIN,
         "thresholds": relevance_th, "hedge_below": hedge,
+        **({"correction": fitted.correction.to_json()} if fitted.correction is not None else {}),
         "embedder_model_id": assistant.embedder.model_id,
         "trained": {"commit": git_commit(), "seed": args.seed, **chosen, "cv_dev_tune_top1": grid,
                     "synthetic_questions": len(synth),
                     "questions": {source: len(groups) for source, groups in by_source(dev).items()},
                     "command": "python -m assistant.answering.training.train --shared ../shared"
-                    + (f" --C {args.C:g}" if args.C else "") + (f" --prior {args.prior:g}" if args.prior is not None else "")},
+                    + (f" --C {args.C:g}" if args.C else "") + (f" --prior {args.prior:g}" if args.prior is not None else "")
+                    + (" --no-correction" if args.no_correction else "")},
         "dev_metrics": {**report(fitted, synth, dev), **decline_report(dev, relevance_th),
-                        **hedge_report(fitted, dev, hedge)},
+                        **hedge_report(fitted, dev, hedge), **extra},
     }
     write_model(args.out, payload)
     print(json.dumps({**chosen, **payload["dev_metrics"], "thresholds": relevance_th, "cv": grid}, indent=1))
