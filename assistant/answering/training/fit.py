@@ -75,6 +75,10 @@ def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | Non
     return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight)
 
 
+CONVERGED = {"maxiter": 50000, "ftol": 1e-16, "gtol": 1e-12}  # run to the optimum, so that the weights file does not
+# depend on where a looser stop happened to fall (the thread count's rounding moved the fourth digit)
+
+
 def fit_correction(base: Fitted, groups: Sequence[Group], weights: Sequence[float], strength: float) -> Fitted:
     """``base`` with a copy-gated correction fitted on ``groups`` (``base``'s logits held fixed as an offset)."""
     from scipy.optimize import minimize
@@ -87,7 +91,7 @@ def fit_correction(base: Fitted, groups: Sequence[Group], weights: Sequence[floa
     z = np.hstack([gate, gate * standardised(x, mean, scale)])
     offset = np.concatenate([base.scores(g.features) for g in groups])
     result = minimize(logistic_loss, np.zeros(z.shape[1] + 1), args=(z, y, w, offset, strength), jac=True,
-                      method="L-BFGS-B", options={"maxiter": 3000})
+                      method="L-BFGS-B", options=CONVERGED)
     p = result.x
     correction = Correction(mean, scale, p[2:], float(p[1]), float(p[0]))
     return Fitted(base.mean, base.scale, base.coef, base.intercept, base.prior_weight, correction)
