@@ -15,7 +15,7 @@ LEAD = {"ru": "Вот что говорится в источниках:", "en":
 HEDGE = {"ru": "Прямого ответа в источниках может не быть; ближе всего к вопросу:",
          "en": "The sources may not answer this directly; the closest passages:"}
 EXTRA_SLACK = 0.1  # quotes after [1] may be this much less relevant than a question needs to be answered at all
-OTHER_MARGIN = 3.0  # another article's passage is an alternative only this close to [1] (logits; e^3 ≈ 20× less likely)
+OTHER_MARGIN = 2.0  # another article's passage is an alternative only this close to [1] (logits; e^2 ≈ 7× less likely)
 WIDER_DELTA = 0.5  # a window holding a chosen quote replaces it when scored this close (logits): more context
 
 
