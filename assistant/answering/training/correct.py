@@ -20,7 +20,7 @@ from .fit import Fitted, fit, fit_correction, top1
 if TYPE_CHECKING:
     from ...pipeline import Assistant
 
-CLOZE_QUESTIONS = 8000  # about 2,000 paragraphs of 450 NEREL train articles
+CLOZE_QUESTIONS = 8000  # with seed 13: 8,008 questions over 2,154 paragraphs of 473 NEREL train articles
 CLOZE_STORE = "cloze"  # the paragraphs' store, inside --data-dir
 DEV_WEIGHT = 10.0  # the dev-tune questions together weigh this many times all cloze questions together
 STRENGTH = 0.1  # inverse L2 strength of the correction
