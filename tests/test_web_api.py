@@ -14,7 +14,7 @@ from pydantic import SecretStr
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from assistant.web import build_app
-from assistant.web.render import esc, highlighted_passage, md_esc, paragraph_bounds, safe_url
+from assistant.web.render import article_html, esc, highlighted_passage, md_esc, paragraph_bounds, safe_url
 from assistant.web.server import BackgroundServer
 from assistant.web.service import InputError, parse_filters, parse_history, safe_filename
 from tests.conftest import CORPUS, SEED_DATE, SEED_QUESTION, SEED_QUOTE, make_settings
@@ -237,6 +237,17 @@ def test_highlighted_passage_is_escaped_and_cut_to_its_paragraph() -> None:
     lo, hi = paragraph_bounds(long, long.index("ЦИТАТА"), long.index("ЦИТАТА") + 7)
     assert lo > 0 and hi < len(long) and hi - lo < 800
     assert highlighted_passage(long, long.index("ЦИТАТА"), long.index("ЦИТАТА") + 7).startswith("… ")
+
+
+def test_reader_panel_leaves_out_a_headline_that_repeats_the_title() -> None:
+    text = "Саммит в Астане\n\nЛидеры подписали <b>договор</b>. Он вступит в силу в мае."
+    start = text.index("Он вступит")
+    out = article_html(text, start, len(text), "Саммит в Астане")
+    assert out.startswith("Лидеры подписали &lt;b&gt;") and '<mark class="na-hit">Он вступит' in out
+    assert article_html(text, start, len(text), "Другой заголовок").startswith("Саммит в Астане\n\n")
+    assert article_html(text, 0, 15, "Саммит в Астане").startswith('<mark class="na-hit">Саммит в Астане</mark>')
+    untitled = "Лидеры подписали договор. Он вступит в силу в мае."
+    assert article_html(untitled, 0, 5, "Лидеры подписали договор.").startswith('<mark class="na-hit">')
 
 
 def test_parse_helpers() -> None:

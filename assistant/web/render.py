@@ -7,6 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
+from ..loading import opens_with_title
 from ..types import Article, DocInfo, FileResult, Stats
 
 CONTEXT_CHARS = 360  # article text shown on each side of a quote, at most, inside its paragraph
@@ -207,10 +208,21 @@ def highlighted_passage(text: str, start: int, end: int) -> str:
     return f"{before}<mark>{esc(text[start:end])}</mark>{after}"
 
 
-def article_html(text: str, start: int, end: int) -> str:
-    """The whole article, escaped, with the quote in ``<mark class="na-hit">`` (for the reader panel)."""
+def body_start(text: str, title: str) -> int:
+    """Where the text goes on after a headline line that repeats the title (0 when it has none)."""
+    if not opens_with_title(text, title):
+        return 0
+    first_end = text.find("\n", len(text) - len(text.lstrip()))
+    return len(text) if first_end < 0 else len(text) - len(text[first_end:].lstrip())
+
+
+def article_html(text: str, start: int, end: int, title: str = "") -> str:
+    """The whole article, escaped, with the quote in ``<mark class="na-hit">`` (for the reader panel). The panel
+    shows the title above it, so a headline line repeating the title is left out, unless the quote is in it."""
     text = text[:MAX_ARTICLE_CHARS] if end <= MAX_ARTICLE_CHARS else text
-    return f'{esc(text[:start])}<mark class="na-hit">{esc(text[start:end])}</mark>{esc(text[end:])}'
+    lo = body_start(text, title)
+    lo = lo if lo <= start else 0
+    return f'{esc(text[lo:start])}<mark class="na-hit">{esc(text[start:end])}</mark>{esc(text[end:])}'
 
 
 def also_html(citation: dict[str, Any], lang: str) -> str:
@@ -252,7 +264,7 @@ def source_card(citation: dict[str, Any], article: Article | None, lang: str, pr
     if article is not None and readable:
         passage = highlighted_passage(article.text, start, end)
         whole = (f'<template class="na-article" data-close="{esc(t(lang, "close"))}">'
-                 f'{article_html(article.text, start, end)}</template>')
+                 f'{article_html(article.text, start, end, article.title)}</template>')
     else:  # the article changed or is gone: show the quote alone
         passage, whole = f"<mark>{esc(citation.get('quote', ''))}</mark>", ""
     return (
