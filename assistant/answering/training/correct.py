@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
 import pickle
 import sys
 import time
@@ -12,9 +11,8 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...evaluation import load_jsonl
 from .cloze import build
-from .data import Group, collect
+from .data import Group, articles_of, bucket, collect, dev_questions
 from .fit import Fitted, fit, fit_correction, top1
 
 if TYPE_CHECKING:
@@ -29,8 +27,7 @@ FOLDS = 4
 
 def cloze_test(g: Group) -> bool:
     """A quarter of the cloze questions (by a hash of their source article) is kept out of training."""
-    article = g.qid.split(":")[0].rsplit("-", 1)[0]
-    return int(hashlib.sha1(article.encode()).hexdigest(), 16) % 4 == 0
+    return bucket(g.qid.split(":")[0].rsplit("-", 1)[0], 4) == 0
 
 
 def cloze_groups(assistant: Assistant, shared: Path, seed: int, cache: Path | None) -> list[Group]:
@@ -39,10 +36,9 @@ def cloze_groups(assistant: Assistant, shared: Path, seed: int, cache: Path | No
         return pickle.loads(cache.read_bytes())  # our own cache file, written below
     from ...pipeline import Assistant as AssistantClass
 
-    dev = load_jsonl(shared / "eval-data/news-qa-dev/news-qa-dev.jsonl").questions
     nerel = shared / "eval-data/nerel-wikinews"
     cloze = build(nerel / "train", nerel / "annotations/train", seed, CLOZE_QUESTIONS,
-                  frozenset(q.doc_id for q in dev if q.doc_id))
+                  articles_of(dev_questions(shared)))
     settings = assistant.settings.model_copy(update={"data_dir": assistant.settings.data_dir / CLOZE_STORE})
     paragraphs = AssistantClass(settings, embedder=assistant.embedder)
     started = time.time()

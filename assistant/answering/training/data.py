@@ -2,17 +2,36 @@
 
 from __future__ import annotations
 
+import hashlib
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from pathlib import Path
 from typing import TYPE_CHECKING
 
 import numpy as np
 
-from ...evaluation import QUOTE_LIMIT, EvalQuestion, norm, with_answers
+from ...evaluation import QUOTE_LIMIT, EvalQuestion, load_jsonl, norm, with_answers
 from ..candidates import Candidate
 
 if TYPE_CHECKING:
     from ...pipeline import Assistant
+
+DEV_SET = "eval-data/news-qa-dev/news-qa-dev.jsonl"  # inside ../shared
+
+
+def dev_questions(shared: Path) -> list[EvalQuestion]:
+    """The news development set's questions (their articles are left out of every synthetic set)."""
+    return load_jsonl(shared / DEV_SET).questions
+
+
+def articles_of(questions: Sequence[EvalQuestion]) -> frozenset[str]:
+    """The ids of the articles the questions are about."""
+    return frozenset(q.doc_id for q in questions if q.doc_id)
+
+
+def bucket(key: str, n: int) -> int:
+    """A stable bucket of ``key`` among ``n`` (a hash, the same in every process and run)."""
+    return int(hashlib.sha1(key.encode()).hexdigest(), 16) % n
 
 
 @dataclass

@@ -38,6 +38,14 @@ def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
     return np.nan_to_num(np.nanmean(rows, axis=0)), np.where(scale > 1e-6, scale, 1.0)
 
 
+def rows(groups: Sequence[Group], weights: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Every candidate row of the groups, its label, and its group's weight."""
+    x = np.vstack([g.features for g in groups])
+    y = np.concatenate([g.labels for g in groups])
+    w = np.concatenate([np.full(len(g.labels), wt) for g, wt in zip(groups, weights, strict=True)])
+    return x, y, w
+
+
 def prior(x: np.ndarray) -> np.ndarray:
     """The formula ranker's score of candidate rows (dense + 0.12 · overlap + 0.03 · length share)."""
     return formula_score(Features(FEATURES, x))
@@ -65,10 +73,7 @@ def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | Non
     from scipy.optimize import minimize
 
     mean, scale = standardiser(groups)
-    ws = list(weights or [1.0] * len(groups))
-    x = np.vstack([g.features for g in groups])
-    y = np.concatenate([g.labels for g in groups])
-    w = np.concatenate([np.full(len(g.labels), wt) for g, wt in zip(groups, ws, strict=True)])
+    x, y, w = rows(groups, weights or [1.0] * len(groups))
     args = (standardised(x, mean, scale), y, w, prior_weight * prior(x), strength)
     result = minimize(logistic_loss, np.zeros(x.shape[1] + 1), args=args, jac=True, method="L-BFGS-B",
                       options={"maxiter": 3000})
@@ -84,9 +89,7 @@ def fit_correction(base: Fitted, groups: Sequence[Group], weights: Sequence[floa
     from scipy.optimize import minimize
 
     mean, scale = standardiser(groups)
-    x = np.vstack([g.features for g in groups])
-    y = np.concatenate([g.labels for g in groups])
-    w = np.concatenate([np.full(len(g.labels), wt) for g, wt in zip(groups, weights, strict=True)])
+    x, y, w = rows(groups, weights)
     gate = np.concatenate([np.full(len(g.labels), copy_gate(g.features)) for g in groups])[:, None]
     z = np.hstack([gate, gate * standardised(x, mean, scale)])
     offset = np.concatenate([base.scores(g.features) for g in groups])

@@ -11,7 +11,6 @@ on one question's difference (docs/answer_ranker.md), so the shipped weights kee
 from __future__ import annotations
 
 import argparse
-import hashlib
 import json
 import pickle
 import subprocess
@@ -29,7 +28,7 @@ from ..features import FEATURES, Features, relevance
 from ..model_file import FORMAT, write_model
 from ..rankers import probability
 from .correct import cloze_groups, cloze_report, corrected, cross_validated
-from .data import Group, collect
+from .data import Group, articles_of, bucket, collect, dev_questions
 from .fit import Fitted, fit, threshold_for, top1
 from .synth import synthesize
 
@@ -48,7 +47,7 @@ HEDGE_SHARE = 0.05  # right first quotes of dev-tune that may be offered as "clo
 
 def tune_split(qid: str) -> bool:
     """Two thirds of the development set tune (by a hash of the item id); one third is reported untouched."""
-    return int(hashlib.sha1(qid.encode()).hexdigest(), 16) % 3 != 0
+    return bucket(qid, 3) != 0
 
 
 def open_assistant(shared: Path, data_dir: Path) -> Assistant:
@@ -71,10 +70,9 @@ def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None, sy
         return pickle.loads(cache.read_bytes())  # our own cache file, written below
     from ...evalrun import resolve_doc_ids
 
-    dev = load_jsonl(shared / "eval-data/news-qa-dev/news-qa-dev.jsonl").questions
-    exclude = frozenset(q.doc_id for q in dev if q.doc_id)
+    dev = dev_questions(shared)
     nerel = shared / "eval-data/nerel-wikinews"
-    synth = synthesize(nerel / "train", nerel / "annotations/train", seed, exclude=exclude) if synthetic else []
+    synth = synthesize(nerel / "train", nerel / "annotations/train", seed, exclude=articles_of(dev)) if synthetic else []
     resolve_doc_ids(dev, assistant)
     started = time.time()
     groups_synth = collect(assistant, synth, lambda i: print(f"\rsynthetic {i}/{len(synth)}", end="", file=sys.stderr))
