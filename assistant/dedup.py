@@ -21,7 +21,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .loading import opens_with_title
+from .loading import headline_end
 from .types import Article, Citation, SourceRef
 
 if TYPE_CHECKING:
@@ -103,8 +103,8 @@ class Profile:
 def story_text(article: Article) -> str:
     """What is compared: the text without its headline line (outlets headline one story differently), unless the
     headline is all there is."""
-    head, _, body = article.text.lstrip().partition("\n")
-    return body if body.strip() and opens_with_title(head, article.title) else article.text
+    start = headline_end(article.text, article.title)
+    return article.text[start:] if start < len(article.text) else article.text
 
 
 def profile(article: Article, text: str) -> Profile:

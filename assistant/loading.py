@@ -298,6 +298,15 @@ def opens_with_title(text: str, title: str) -> bool:
     return bool(title.split()) and first.split() == title.split()
 
 
+def headline_end(text: str, title: str) -> int:
+    """Where the body begins after a headline line that is the title, blank lines skipped (0 when the text has no
+    such line; the text's length when the headline is all there is)."""
+    if not opens_with_title(text, title):
+        return 0
+    first_end = text.find("\n", len(text) - len(text.lstrip()))
+    return len(text) if first_end < 0 else len(text) - len(text[first_end:].lstrip())
+
+
 def title_from_body(body: str) -> tuple[str, str]:
     """Title from the first line when it is a headline (short, no final full stop); else the first sentence."""
     stripped = body.lstrip()

@@ -7,7 +7,7 @@ import re
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from ..loading import opens_with_title
+from ..loading import headline_end
 from ..types import Article, DocInfo, FileResult, Stats
 
 CONTEXT_CHARS = 360  # article text shown on each side of a quote, at most, inside its paragraph
@@ -208,19 +208,11 @@ def highlighted_passage(text: str, start: int, end: int) -> str:
     return f"{before}<mark>{esc(text[start:end])}</mark>{after}"
 
 
-def body_start(text: str, title: str) -> int:
-    """Where the text goes on after a headline line that repeats the title (0 when it has none)."""
-    if not opens_with_title(text, title):
-        return 0
-    first_end = text.find("\n", len(text) - len(text.lstrip()))
-    return len(text) if first_end < 0 else len(text) - len(text[first_end:].lstrip())
-
-
 def article_html(text: str, start: int, end: int, title: str = "") -> str:
     """The whole article, escaped, with the quote in ``<mark class="na-hit">`` (for the reader panel). The panel
     shows the title above it, so a headline line repeating the title is left out, unless the quote is in it."""
     text = text[:MAX_ARTICLE_CHARS] if end <= MAX_ARTICLE_CHARS else text
-    lo = body_start(text, title)
+    lo = headline_end(text, title)
     lo = lo if lo <= start else 0
     return f'{esc(text[lo:start])}<mark class="na-hit">{esc(text[start:end])}</mark>{esc(text[end:])}'
 
