@@ -6,7 +6,7 @@ import re
 from collections.abc import Sequence
 
 from .keyword import terms
-from .types import Turn
+from .types import Citation, Turn
 
 ANAPHORA = re.compile(
     r"\b(это|этого|этом|этот|эта|эти|этих|тот|та|те|там|тогда|он|она|оно|они|его|её|ее|их|ему|ей|им|него|неё|"
@@ -14,6 +14,7 @@ ANAPHORA = re.compile(
     re.IGNORECASE,
 )
 MAX_CONTENT_TERMS = 2  # a question with this many content terms or fewer leans on the conversation
+ANCHOR_TIE = 0.5  # logits of the learned ranker: a quote this close to [1] answered the earlier question as well
 
 
 def is_follow_up(question: str, history: Sequence[Turn]) -> bool:
@@ -34,6 +35,13 @@ def last_question(history: Sequence[Turn]) -> tuple[str, list[Turn]]:
         if history[i].role == "user" and history[i].content.strip():
             return history[i].content.strip(), list(history[:i])
     raise ValueError("the conversation has no user question")
+
+
+def anchor_articles(previous: Sequence[Citation]) -> list[str]:
+    """The articles a pointing-back follow-up is answered from: that of the previous answer's first quote, then those
+    of its quotes scored within ANCHOR_TIE of it (a near tie: the user may have read either as the answer)."""
+    best = previous[0].score if previous else 0.0
+    return list(dict.fromkeys(c.doc_id for c in previous if c.score >= best - ANCHOR_TIE))
 
 
 def carry_over(question: str, history: Sequence[Turn], turns: int = 2) -> str:

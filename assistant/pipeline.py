@@ -14,7 +14,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from .chunking import SentenceSplitter, chunk_article
-from .conversation import carry_over, is_follow_up, last_question, refers_back
+from .conversation import anchor_articles, carry_over, is_follow_up, last_question, refers_back
 from .dates import filters_from_question
 from .integrity import WriteMarker
 from .loading import Limits, LoadError, file_key, load_paths
@@ -323,15 +323,15 @@ class Assistant:
     def _anchored(self, question: str, history: list[Turn], filters: Filters, found: Searched,
                   depth: int) -> Searched:
         """A follow-up that points back («А кого он сменил?») is answered from the article quoted first in the
-        previous answer, scored against the follow-up alone (the earlier question would pull back its own answer)."""
+        previous answer (and any quoted in a near tie with it: ``anchor_articles``), scored against the follow-up
+        alone (the earlier question would pull back its own answer)."""
         if depth >= MAX_ANCHOR_DEPTH or not refers_back(question, history):
             return found
         earlier, before = last_question(history)
-        previous = self.trace(earlier, before, filters, depth + 1).answer.citations
-        anchor = previous[0].doc_id if previous else None
-        if anchor is None or anchor not in {h.chunk.doc_id for h in found.hits}:  # the conversation moved on
+        anchors = anchor_articles(self.trace(earlier, before, filters, depth + 1).answer.citations)
+        if not anchors or anchors[0] not in {h.chunk.doc_id for h in found.hits}:  # the conversation moved on
             return found
-        hits = [Hit(chunk=c, score=1.0) for c in self.docstore.chunks_of(anchor)]
+        hits = [Hit(chunk=c, score=1.0) for doc_id in anchors for c in self.docstore.chunks_of(doc_id)]
         return Searched(question, self.embedder.embed_query(question), hits, context=found)
 
     def _generate(self, answer: Answer, articles: dict[str, Article], history: list[Turn]) -> None:

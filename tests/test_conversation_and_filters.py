@@ -7,10 +7,10 @@ from datetime import date
 
 import pytest
 
-from assistant.conversation import carry_over, is_follow_up
+from assistant.conversation import ANCHOR_TIE, anchor_articles, carry_over, is_follow_up
 from assistant.dates import filters_from_question
 from assistant.pipeline import Assistant
-from assistant.types import Article, Filters, Turn
+from assistant.types import Article, Citation, Filters, Turn
 
 from .conftest import SEED_QUESTION, SEED_QUOTE, make_settings
 
@@ -48,6 +48,21 @@ def test_follow_up_detection() -> None:
     assert not is_follow_up("А когда это было?", [])
     assert not is_follow_up("Какая лаборатория лишена международной аккредитации ВАДА?", history)
     assert carry_over("А когда это было?", history) == f"А когда это было? {SEED_QUESTION}"
+
+
+def quoted(doc_id: str, score: float) -> Citation:
+    """A citation of ``doc_id`` with a ranker score."""
+    return Citation(doc_id, doc_id, None, "Викиновости", "", "…", 0, 1, score)
+
+
+def test_a_pointing_back_follow_up_reads_the_articles_quoted_in_a_near_tie_with_the_first() -> None:
+    # «Кого Сенат утвердил директором ЦРУ в 2011 году?»: the Petraeus story and a story about general Allen that says
+    # Petraeus was made director scored 0.02 apart; «А кого он сменил?» is answered in the Petraeus story.
+    tie = [quoted("allen", -0.47), quoted("petraeus", -0.49), quoted("allen", -0.9), quoted("fbi", -1.5)]
+    assert anchor_articles(tie) == ["allen", "petraeus"]
+    clear = [quoted("petraeus", 1.2), quoted("allen", 1.2 - ANCHOR_TIE - 0.01)]
+    assert anchor_articles(clear) == ["petraeus"]
+    assert anchor_articles([]) == []
 
 
 def test_follow_up_retrieves_the_same_story(assistant: Assistant) -> None:
