@@ -68,7 +68,7 @@ def gather(assistant: Assistant, shared: Path, seed: int, cache: Path | None, sy
     over the NEREL train split, plus ``demo``: a question set over the demo corpus), cached when asked."""
     if cache is not None and cache.is_file():
         return pickle.loads(cache.read_bytes())  # our own cache file, written below
-    from ...evalrun import resolve_doc_ids
+    from ...evaluation.run import resolve_doc_ids
 
     dev = dev_questions(shared)
     nerel = shared / "eval-data/nerel-wikinews"
