@@ -1,59 +1,21 @@
-"""The four development parts, their corpora (built from ../shared) and their candidate groups (cached on disk)."""
+"""The candidate groups of the four development parts (``evaluation.devparts``), collected once and cached on disk."""
 
 from __future__ import annotations
 
 import hashlib
 import pickle
-import subprocess
 import sys
 import time
-from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from ...evaluation import load_jsonl
+from ...evaluation.devparts import DEV_DIR, DevPart, dev_parts
 from ..features import FEATURES
 from .data import Group, collect
 
 if TYPE_CHECKING:
     from ...embedding import Embedder
     from ...pipeline import Assistant
-
-DEV_DIR = "eval-data/news-qa-dev"  # inside ../shared
-
-
-@dataclass(frozen=True)
-class Part:
-    """A development part: its question file (inside DEV_DIR) and the corpus its questions are about."""
-
-    name: str
-    questions: str
-    corpus: str  # "nerel", "telegram" or "corus" (two parts share NEREL train)
-
-
-PARTS = (
-    Part("news-qa-dev", "news-qa-dev.jsonl", "nerel"),
-    Part("w2", "news-qa-dev-w2.jsonl", "nerel"),
-    Part("telegram", "news-qa-dev-telegram.jsonl", "telegram"),
-    Part("corus", "news-qa-dev-corus.jsonl", "corus"),
-)
-
-
-def corpus_path(shared: Path, corpus: str, work: Path, given: dict[str, Path]) -> Path:
-    """A part's corpus: ``given`` (already built), NEREL train as it is, or built with the builder beside the
-    questions into ``work`` (once)."""
-    if corpus in given:
-        return given[corpus]
-    if corpus == "nerel":
-        return shared / "eval-data/nerel-wikinews/train"
-    script, source, out = {
-        "telegram": ("telegram_corpus.py", shared, work / "telegram.jsonl"),
-        "corus": ("corus_corpus.py", shared / "eval-data/corus-news-samples", work / "corus"),
-    }[corpus]
-    if not out.exists():
-        work.mkdir(parents=True, exist_ok=True)
-        subprocess.run([sys.executable, str(shared / DEV_DIR / script), str(source), str(out)], check=True)
-    return out
 
 
 def part_assistant(corpus: Path, data_dir: Path, embedder: Embedder | None = None) -> Assistant:
@@ -68,23 +30,23 @@ def part_assistant(corpus: Path, data_dir: Path, embedder: Embedder | None = Non
     return assistant
 
 
-def cache_key(shared: Path, part: Part) -> str:
+def cache_key(part: DevPart) -> str:
     """What a part's cached groups depend on: its questions and the feature list."""
-    digest = hashlib.sha1((shared / DEV_DIR / part.questions).read_bytes())
+    digest = hashlib.sha1((part.shared / DEV_DIR / part.questions_file).read_bytes())
     digest.update(",".join(FEATURES).encode())
     return digest.hexdigest()[:12]
 
 
-def cache_file(shared: Path, part: Part, cache: Path | None) -> Path | None:
+def cache_file(part: DevPart, cache: Path | None) -> Path | None:
     """Where a part's groups are cached (None: not cached)."""
-    return cache / f"{part.name}-{cache_key(shared, part)}.pkl" if cache is not None else None
+    return cache / f"{part.name}-{cache_key(part)}.pkl" if cache is not None else None
 
 
-def part_groups(part: Part, assistant: Assistant, shared: Path, path: Path | None) -> list[Group]:
+def part_groups(part: DevPart, assistant: Assistant, path: Path | None) -> list[Group]:
     """The candidate groups of one part's questions, collected through the pipeline (and cached at ``path``)."""
-    from ...evalrun import resolve_doc_ids
+    from ...evaluation.run import resolve_doc_ids
 
-    questions = load_jsonl(shared / DEV_DIR / part.questions).questions
+    questions = part.questions()
     resolve_doc_ids(questions, assistant)
     started = time.time()
     groups = collect(assistant, questions, source=part.name,
@@ -96,21 +58,19 @@ def part_groups(part: Part, assistant: Assistant, shared: Path, path: Path | Non
     return groups
 
 
-def all_groups(shared: Path, data_dir: Path, cache: Path | None, given: dict[str, Path] | None = None,
-               stores: dict[str, Path] | None = None) -> list[Group]:
-    """The groups of every part (from the cache where it has them); a corpus is ingested into
-    ``data_dir/<corpus>`` (or ``stores[corpus]``) only when one of its parts is not cached."""
+def all_groups(shared: Path, data_dir: Path, cache: Path | None, stores: dict[str, Path] | None = None) -> list[Group]:
+    """The groups of every part (from the cache where it has them); a corpus is built under ``data_dir/corpora`` and
+    ingested into ``data_dir/<store>`` (or ``stores[store]``) only when one of its parts is not cached."""
     opened: dict[str, Assistant] = {}
     groups: list[Group] = []
-    for part in PARTS:
-        path = cache_file(shared, part, cache)
+    for part in dev_parts(shared):
+        path = cache_file(part, cache)
         if path is not None and path.is_file():
             groups += pickle.loads(path.read_bytes())  # our own cache file, written by part_groups
             continue
-        if part.corpus not in opened:
-            corpus = corpus_path(shared, part.corpus, data_dir / "corpora", given or {})
-            store = (stores or {}).get(part.corpus, data_dir / part.corpus)
+        if part.store_name not in opened:
+            store = (stores or {}).get(part.store_name, data_dir / part.store_name)
             embedder = next(iter(opened.values())).embedder if opened else None
-            opened[part.corpus] = part_assistant(corpus, store, embedder)
-        groups += part_groups(part, opened[part.corpus], shared, path)
+            opened[part.store_name] = part_assistant(part.corpus_path(data_dir / "corpora").resolve(), store, embedder)
+        groups += part_groups(part, opened[part.store_name], path)
     return groups

@@ -168,9 +168,8 @@ def arguments(argv: Sequence[str] | None) -> argparse.Namespace:
     parser.add_argument("--shared", type=Path, default=Path("../shared"))
     parser.add_argument("--data-dir", type=Path, default=Path("data/train"),
                         help="Stores of the corpora (ingested once) and the cached candidate groups.")
-    parser.add_argument("--corpus", action="append", default=[],
-                        help="NAME=PATH: an already built corpus (telegram=…jsonl, corus=…/dir); else built here.")
-    parser.add_argument("--store", action="append", default=[], help="NAME=PATH: an already ingested store.")
+    parser.add_argument("--store", action="append", default=[],
+                        help="NAME=PATH: an already ingested store (nerel-train, telegram, corus) to use (and update).")
     parser.add_argument("--C", type=float, default=1.0, help="Inverse L2 strength.")
     parser.add_argument("--select-features", action="store_true",
                         help="Only run the backward elimination by leave-one-part-out top-1 and print it.")
@@ -186,8 +185,7 @@ def main(argv: Sequence[str] | None = None) -> None:
     if not (args.shared / "eval-data/news-qa-dev").is_dir():
         raise SystemExit(f"{args.shared}: ../shared with eval-data/news-qa-dev is needed to train; not found")
     started = time.time()
-    groups = all_groups(args.shared, args.data_dir, args.data_dir / "groups", parse_paths(args.corpus, "--corpus"),
-                        parse_paths(args.store, "--store"))
+    groups = all_groups(args.shared, args.data_dir, args.data_dir / "groups", parse_paths(args.store, "--store"))
     correction = None if args.no_correction else shipped_correction()
     if args.select_features:
         for step in eliminate(oof.trainable(groups) + [g for g in groups if not g.answerable],
