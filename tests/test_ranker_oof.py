@@ -109,3 +109,17 @@ def test_corpus_and_store_options_name_the_flag_when_malformed() -> None:
     assert parse_paths(["telegram=/tmp/t.jsonl"], "--corpus") == {"telegram": Path("/tmp/t.jsonl")}
     with pytest.raises(SystemExit, match="--store"):
         parse_paths(["telegram"], "--store")
+
+
+def test_related_features_are_eliminated_together() -> None:
+    from assistant.answering.training.selection import eliminate
+
+    group_ = Group("q", "lexical", "ru-ru", np.ones((3, len(FEATURES)), dtype=np.float32), np.array([1.0, 0, 0]), True)
+    units = [("width2", "width3"), ("hub",), ("dense",)]
+
+    def judge(groups: list[Group]) -> tuple[float, float]:
+        zeroed = {n for i, n in enumerate(FEATURES) if not groups[0].features[:, i].any()}
+        return 0.5 + 0.1 * ({"width2", "width3"} <= zeroed) - 0.3 * ("dense" in zeroed), 0.0
+
+    steps = eliminate([group_], judge, units)
+    assert [s.dropped for s in steps] == ["width2+width3"] and steps[0].cv == pytest.approx(0.6)

@@ -112,6 +112,12 @@ def git_commit() -> str:
         return ""
 
 
+UNITS: tuple[tuple[str, ...], ...] = (  # related features are judged (and dropped) together
+    ("dense_mean",), ("dense_gap",), ("doc_gap",), ("focus", "focus_gap"), ("dense_z", "focus_z"), ("focus_lex",),
+    ("head_sim",), ("lex_gap",), ("name_cov",), ("novelty",), ("headline",), ("lead",), ("anaphoric",),
+    ("width2", "width3"), ("chars",), ("t_who", "t_where", "t_when", "t_count", "t_why", "t_what", "t_unit"),
+    ("foreign",), ("lex_ctx",), ("hub",),
+)
 DROPPED: tuple[str, ...] = ()  # features the ranker leaves out (chosen by --select-features, leave-one-part-out)
 
 
@@ -145,12 +151,12 @@ def make_fitter(c: float, dropped: Sequence[str], correction: Correction | None,
 
 
 def selection_judge(c: float, correction: Correction | None) -> Judge:
-    """Mean leave-one-part-out top-1 (the criterion), and mean article-fold top-1 (the tie-break)."""
+    """Mean leave-one-part-out top-1 (the criterion; the tie-break: its fitted top-1)."""
     fitter = make_fitter(c, (), correction)
 
     def judge(groups: list[Group]) -> tuple[float, float]:
         return (oof.mean_top1(groups, oof.leave_part_out(groups, fitter)),
-                oof.mean_top1(groups, oof.article_folds(groups, fitter)))
+                oof.mean_top1(groups, oof.fitted_scores(groups, fitter)))
 
     return judge
 
@@ -188,9 +194,8 @@ def main(argv: Sequence[str] | None = None) -> None:
     groups = all_groups(args.shared, args.data_dir, args.data_dir / "groups", parse_paths(args.store, "--store"))
     correction = None if args.no_correction else shipped_correction()
     if args.select_features:
-        for step in eliminate(oof.trainable(groups) + [g for g in groups if not g.answerable],
-                              selection_judge(args.C, correction)):
-            print(f"drop {step.dropped}: leave-one-part-out top-1 {step.cv:.4f} (article folds {step.fit:.4f})")
+        for step in eliminate(groups, selection_judge(args.C, correction), UNITS):
+            print(f"drop {step.dropped}: leave-one-part-out top-1 {step.cv:.4f} (fitted {step.fit:.4f})")
         return
     fitter = make_fitter(args.C, DROPPED, correction)
     lopo = oof.leave_part_out(groups, fitter)
