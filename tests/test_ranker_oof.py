@@ -16,6 +16,9 @@ from assistant.answering.training import oof
 from assistant.answering.training.data import Group
 from assistant.answering.training.fit import Fitted, fit
 from assistant.answering.training.train import parse_paths
+from assistant.pipeline import Assistant
+
+from .conftest import SEED_QUESTION, SEED_QUOTE
 
 DENSE, LEX = FEATURES.index("dense"), FEATURES.index("lex")
 
@@ -123,3 +126,9 @@ def test_related_features_are_eliminated_together() -> None:
 
     steps = eliminate([group_], judge, units)
     assert [s.dropped for s in steps] == ["width2+width3"] and steps[0].cv == pytest.approx(0.6)
+
+
+def test_the_seed_question_quotes_the_signed_documents_first_in_russian_and_english(assistant: Assistant) -> None:
+    for question in (SEED_QUESTION, "What documents were signed during the visit?"):
+        answer = assistant.ask(question)
+        assert answer.answered and SEED_QUOTE in answer.citations[0].quote, (question, answer.citations[0].quote)
