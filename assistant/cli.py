@@ -223,12 +223,15 @@ def check(repair: bool, data_dir: Path | None) -> None:
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Also write the tables (markdown) to this file.")
 @click.option("--chart", "chart_path", type=click.Path(path_type=Path), default=None, help="Write a bar chart PNG.")
+@click.option("--outcomes", "outcomes_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the assistant's outcome per question (JSONL) to this file.")
 @click.option("--store", type=click.Path(path_type=Path, file_okay=False), default=None,
               help="Keep the evaluated corpus in this data dir and reuse it next time (default: a fresh temp dir); "
                    "with --dev-part a folder holding one store per corpus and the built corpora.")
 def eval_command(dataset: Path | None, corpus: Path | None, dev_part: str | None, shared: Path,
                  unanswerable: Path | None, news_corpus: Path | None, baselines: bool, limit: int | None,
-                 report_path: Path | None, chart_path: Path | None, store: Path | None) -> None:
+                 report_path: Path | None, chart_path: Path | None, outcomes_path: Path | None,
+                 store: Path | None) -> None:
     """Measure retrieval, quoting and refusal on a question set (XQuAD SQuAD JSON, or JSONL) or the dev parts."""
     from tqdm import tqdm
 
@@ -264,6 +267,9 @@ def eval_command(dataset: Path | None, corpus: Path | None, dev_part: str | None
         report_path.write_text(text + "\n", encoding="utf-8")
     if chart_path:
         bar_chart(reports[0], chart_path)
+    if outcomes_path:
+        lines = [json.dumps(r, ensure_ascii=False) for report in reports for r in report.records]
+        outcomes_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 @main.command()

@@ -43,6 +43,7 @@ class EvalReport:
     unanswerable: list[Metrics] = field(default_factory=list)
     by_kind: list[KindRow] = field(default_factory=list)
     headlines: list[Headline] = field(default_factory=list)
+    records: list[dict[str, object]] = field(default_factory=list)  # the assistant's outcome per question
 
     def markdown(self) -> str:
         """Both tables as markdown (and the headline and per-kind tables for news-qa sets)."""
@@ -128,7 +129,16 @@ def measure(assistant: Assistant, name: str, questions: list[EvalQuestion], base
         if any(q.kind for q in questions):
             report.by_kind.extend(score_by_kind(system_name, questions, outcomes))
             report.headlines.append(headline(system_name, name, questions, outcomes))
+        if not report.records:
+            report.records = [record(name, q, o) for q, o in zip(questions, outcomes, strict=True)]
     return report
+
+
+def record(dataset: str, q: EvalQuestion, o: Outcome) -> dict[str, object]:
+    """One question's outcome as a JSON-friendly record (for offline analysis: ``--outcomes``)."""
+    return {"set": dataset, "id": q.qid, "kind": q.kind, "question": q.question, "doc_id": q.doc_id,
+            "gold": sorted(q.gold_ids()), "answers": q.answers, "answered": o.answered, "confident": o.confident,
+            "quote": o.quote, "quotes": o.quotes[:3], "ranking": o.ranking[:5], "ms": round(o.seconds * 1000, 1)}
 
 
 def resolve_doc_ids(questions: list[EvalQuestion], assistant: Assistant) -> None:
