@@ -118,7 +118,8 @@ UNITS: tuple[tuple[str, ...], ...] = (  # related features are judged (and dropp
     ("width2", "width3"), ("chars",), ("t_who", "t_where", "t_when", "t_count", "t_why", "t_what", "t_unit"),
     ("foreign",), ("lex_ctx",), ("hub",),
 )
-DROPPED: tuple[str, ...] = ()  # features the ranker leaves out (chosen by --select-features, leave-one-part-out)
+DROPPED: tuple[str, ...] = ("novelty", "hub", "focus_lex", "lex_gap", "anaphoric")  # left out of the model, in the
+# order --select-features dropped them (docs/answer_ranker.md)
 
 
 def parse_paths(items: Sequence[str], flag: str) -> dict[str, Path]:
