@@ -107,12 +107,14 @@ class ExtractiveAnswerer:
         focus_vector = query_vector if focus == question.text else self.embedder.embed_query(focus)
         out = {}
         vectors = {d: np.asarray(s.vectors, dtype=np.float32) for d, s in sents.items()}
-        centre = np.concatenate(list(vectors.values())).mean(axis=0)
+        rows = [v for v in vectors.values() if v.ndim == 2 and len(v)]
+        centre = np.concatenate(rows).mean(axis=0) if rows else np.zeros(0, np.float32)
         centre /= max(float(np.linalg.norm(centre)), 1e-6)
         for doc_id, s in sents.items():
             vecs = vectors[doc_id]
             heading = vecs @ vecs[0] if len(vecs) and s.headline[0] else np.full(len(vecs), np.nan, np.float32)
-            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading, vecs @ centre)  # no headline: unknown
+            hub = vecs @ centre if len(vecs) and len(centre) else None
+            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading, hub)  # no headline: unknown
         return question, out
 
     def widened(self, scored: Scored, articles: dict[str, Article]) -> list[Candidate]:
