@@ -205,9 +205,14 @@ def check(repair: bool, data_dir: Path | None) -> None:
 
 
 @main.command("eval")
-@click.argument("dataset", type=click.Path(path_type=Path, exists=True, dir_okay=False))
+@click.argument("dataset", type=click.Path(path_type=Path, exists=True, dir_okay=False), required=False)
 @click.option("--corpus", type=click.Path(path_type=Path, exists=True), default=None,
               help="Articles for a JSONL question set (SQuAD JSON brings its own paragraphs).")
+@click.option("--dev-part", "dev_part", default=None, metavar="NAME|all",
+              help="Instead of DATASET: development parts of ../shared/eval-data/news-qa-dev (nerel, w2, telegram, "
+                   "corus, comma-separated, or all), each on its own corpus built by the shared builder scripts.")
+@click.option("--shared", type=click.Path(path_type=Path, exists=True, file_okay=False), default=Path("../shared"),
+              show_default=True, help="The shared data folder (for --dev-part).")
 @click.option("--unanswerable", type=click.Path(path_type=Path, exists=True, dir_okay=False), default=None,
               help="Questions the news corpus cannot answer (RuBQ JSON or JSONL); measures the declined rate.")
 @click.option("--news-corpus", type=click.Path(path_type=Path, exists=True), default=None,
@@ -218,31 +223,53 @@ def check(repair: bool, data_dir: Path | None) -> None:
 @click.option("--report", "report_path", type=click.Path(path_type=Path), default=None,
               help="Also write the tables (markdown) to this file.")
 @click.option("--chart", "chart_path", type=click.Path(path_type=Path), default=None, help="Write a bar chart PNG.")
+@click.option("--outcomes", "outcomes_path", type=click.Path(path_type=Path), default=None,
+              help="Also write the assistant's outcome per question (JSONL) to this file.")
 @click.option("--store", type=click.Path(path_type=Path, file_okay=False), default=None,
-              help="Keep the evaluated corpus in this data dir and reuse it next time (default: a fresh temp dir).")
-def eval_command(dataset: Path, corpus: Path | None, unanswerable: Path | None, news_corpus: Path | None,
-                 baselines: bool, limit: int | None, report_path: Path | None, chart_path: Path | None,
+              help="Keep the evaluated corpus in this data dir and reuse it next time (default: a fresh temp dir); "
+                   "with --dev-part a folder holding one store per corpus and the built corpora.")
+def eval_command(dataset: Path | None, corpus: Path | None, dev_part: str | None, shared: Path,
+                 unanswerable: Path | None, news_corpus: Path | None, baselines: bool, limit: int | None,
+                 report_path: Path | None, chart_path: Path | None, outcomes_path: Path | None,
                  store: Path | None) -> None:
-    """Measure retrieval, quoting and refusal on a question set (XQuAD SQuAD JSON, or JSONL)."""
+    """Measure retrieval, quoting and refusal on a question set (XQuAD SQuAD JSON, or JSONL) or the dev parts."""
     from tqdm import tqdm
 
-    from .evalrun import bar_chart, evaluate
+    from .evaluation.headline import headline_table
+    from .evaluation.run import bar_chart, evaluate, evaluate_dev_parts
 
+    if (dataset is None) == (dev_part is None):
+        raise click.UsageError("give either DATASET or --dev-part NAME|all")
     bars: dict[str, tqdm] = {}
 
     def progress(name: str, done: int, total: int) -> None:
         bar = bars.setdefault(name, tqdm(total=total, desc=name[:40], file=sys.stderr, disable=None))
+        if done < bar.n:
+            bar.reset(total)
         bar.update(done - bar.n)
 
-    report = evaluate(load_settings(), dataset, corpus, unanswerable, news_corpus, baselines, limit, progress,
-                      store=store)
+    if dev_part is not None:
+        try:
+            reports = evaluate_dev_parts(load_settings(), shared, dev_part, store, baselines, limit, progress)
+        except (FileNotFoundError, ValueError) as exc:
+            raise click.UsageError(str(exc)) from exc
+    else:
+        assert dataset is not None
+        reports = [evaluate(load_settings(), dataset, corpus, unanswerable, news_corpus, baselines, limit, progress,
+                            store=store)]
     for bar in bars.values():
         bar.close()
-    click.echo(report.markdown())
+    text = "\n\n".join(r.markdown() for r in reports)
+    if len(reports) > 1:
+        text = "All parts:\n\n" + headline_table([h for r in reports for h in r.headlines]) + "\n\n" + text
+    click.echo(text)
     if report_path:
-        report_path.write_text(report.markdown() + "\n", encoding="utf-8")
+        report_path.write_text(text + "\n", encoding="utf-8")
     if chart_path:
-        bar_chart(report, chart_path)
+        bar_chart(reports[0], chart_path)
+    if outcomes_path:
+        lines = [json.dumps(r, ensure_ascii=False) for report in reports for r in report.records]
+        outcomes_path.write_text("".join(line + "\n" for line in lines), encoding="utf-8")
 
 
 @main.command()

@@ -1,5 +1,9 @@
-"""Dates named in a question («в октябре 2025», «вчера», "in 2016") become date filters; dates typed in a filter
-field or option, or an article's date field (2025-10-27, 27.10.2025, «27 октября 2025») are read here too."""
+"""Dates named in a question, and dates typed in a filter field or an article's date field (2025-10-27, 27.10.2025,
+«27 октября 2025»).
+
+A date in a question usually describes the event («выборы 2008 года», "in 1986"): it is evidence, not a filter
+(``read_dates``). It filters by publication date only when the question asks about publication time («что писали
+вчера», «новости за октябрь 2025», "news from last week"); a filter the user sets always applies."""
 
 from __future__ import annotations
 
@@ -31,6 +35,33 @@ PATTERNS: list[tuple[str, re.Pattern[str]]] = [
                             r"в\s+прошлом\s+месяце|в\s+этом\s+году|в\s+прошлом\s+году|today|yesterday|this\s+week|"
                             r"last\s+week|this\s+month|last\s+month|this\s+year|last\s+year)\b", re.I)),
 ]
+
+
+PUBLICATION_RE = re.compile(
+    r"\b(писал\w*|написал\w*|опубликова\w*|публикова\w*|публикаци\w*|новост\w*|стать[яиеюё]\w*|статей|"
+    r"материал\w*|заметк\w*|посты|постов|постах|сообщени\w*|выпуск\w*|вышл[аио]|news|articles?|stories|posts|"
+    r"published|publications?|wrote|written|reports?|coverage)\b", re.I)
+DAY_PATTERNS = (  # a day named without a year: «28 ноября», «в ночь на 28 ноября», "November 30", "30 November"
+    (re.compile(rf"\b(\d{{1,2}})\s+{RU_MONTH_RE}(?!\s+{YEAR_RE})", re.I), 1, 2),
+    (re.compile(rf"\b{EN_MONTH_RE}\s+(\d{{1,2}})(?:st|nd|rd|th)?\b(?!,?\s+{YEAR_RE})", re.I), 2, 1),
+    (re.compile(rf"\b(\d{{1,2}})(?:st|nd|rd|th)?\s+(?:of\s+)?{EN_MONTH_RE}\b(?!,?\s+{YEAR_RE})", re.I), 1, 2),
+)
+
+
+@dataclass(frozen=True)
+class Day:
+    """A day a question names, with or without its year."""
+
+    month: int
+    day: int
+    year: int | None = None
+
+    def matches(self, iso: str | None) -> bool:
+        """Whether an ISO date is this day (any year when the question gave none)."""
+        if not iso or len(iso) < 10:
+            return False
+        same = iso[5:10] == f"{self.month:02d}-{self.day:02d}"
+        return same and (self.year is None or iso[:4] == str(self.year))
 
 
 @dataclass(frozen=True)
@@ -111,12 +142,47 @@ def _range(kind: str, m: re.Match[str], today: date) -> tuple[date, date]:
     return relative_range(m.group(1), today)
 
 
+def asks_publication_time(question: str, mention: DateMention) -> bool:
+    """Whether the date names when articles were published («что писали вчера», «новости за октябрь 2025», "news
+    from last week") rather than when the event happened («выборы 2008 года»)."""
+    relative = PATTERNS[-1][1].fullmatch(mention.phrase.strip()) is not None
+    return relative or PUBLICATION_RE.search(question) is not None
+
+
+def named_days(question: str) -> list[Day]:
+    """The days a question names («28 ноября», «12 апреля 2019 года», "November 30"), with their year if given."""
+    days = []
+    for kind, pattern in PATTERNS[:2]:
+        if kind == "iso" or kind == "day_month_year_ru":
+            for m in pattern.finditer(question):
+                try:
+                    found = _range(kind, m, date.today())[0]
+                except ValueError:
+                    continue
+                days.append(Day(found.month, found.day, found.year))
+    for pattern, day_group, month_group in DAY_PATTERNS:
+        for m in pattern.finditer(question):
+            word = m.group(month_group)
+            month = EN_MONTHS.get(word.lower()) or _ru_month_or_zero(word)
+            if month and 1 <= int(m.group(day_group)) <= calendar.monthrange(2024, month)[1]:
+                days.append(Day(month, int(m.group(day_group))))
+    return list(dict.fromkeys(days))
+
+
+def _ru_month_or_zero(word: str) -> int:
+    try:
+        return ru_month(word)
+    except ValueError:
+        return 0
+
+
 def filters_from_question(question: str, given: Filters, today: date) -> tuple[Filters, str]:
-    """Filters with the question's date added (explicit dates win) and the question without the date phrase."""
+    """Filters with the question's publication date added (explicit dates win) and the question without the date
+    phrase; a date that describes the event leaves both unchanged."""
     if given.date_from or given.date_to:
         return given, question
     mention = find_date(question, today)
-    if mention is None:
+    if mention is None or not asks_publication_time(question, mention):
         return given, question
     rest = re.sub(r"\s+([?!.,])", r"\1", " ".join(question.replace(mention.phrase, " ").split()))
     return Filters(date_from=mention.date_from, date_to=mention.date_to, sources=given.sources), rest

@@ -15,7 +15,7 @@ from typing import TYPE_CHECKING
 
 from .chunking import SentenceSplitter, chunk_article
 from .conversation import anchor_articles, carry_over, is_follow_up, last_question, refers_back
-from .dates import filters_from_question
+from .dates import filters_from_question, named_days
 from .integrity import WriteMarker
 from .loading import Limits, LoadError, file_key, load_paths
 from .types import (
@@ -50,6 +50,7 @@ log = logging.getLogger("assistant.pipeline")
 Progress = Callable[[str, int, int], None]  # ("articles", done, total) and ("chunks", stored so far, 0)
 EMBED_BATCH_CHUNKS = 64
 MAX_ANCHOR_DEPTH = 3  # follow-ups of follow-ups: how far back the previous answers are recomputed
+MAX_NAMED_DAYS = 2  # days a question names that are searched on their own (and dates per day: latest first)
 
 
 @dataclass
@@ -253,13 +254,12 @@ class Assistant:
         started = time.perf_counter()
         question, notes = self.bound_question(question)
         history = list(history or [])
-        filters, without_date = filters or Filters(), question
-        if self.docstore.has_dates():  # in an undated corpus (encyclopedic texts) a year is a topic, not a filter
-            filters, without_date = filters_from_question(question, filters, self.clock())
+        filters, without_date = self._date_filters(question, filters or Filters(), notes)
         search_query = self._search_query(without_date, history, notes)
         qvec = self.embedder.embed_query(search_query)
         snap = self.retriever.snapshot()  # one version of the corpus for retrieval and quote scoring alike
         hits = self.retriever.retrieve(search_query, qvec, self.settings.top_k, filters, snap)
+        hits = self._with_named_days(without_date, Searched(search_query, qvec, hits), filters, snap)
         found = self._anchored(without_date, history, filters, Searched(search_query, qvec, hits), _depth)
         hits = found.hits
         articles = {h.chunk.doc_id: self._article(h.chunk.doc_id) for h in hits}
@@ -271,6 +271,34 @@ class Assistant:
             self._generate(answer, articles, history)
         answer.elapsed_ms = (time.perf_counter() - started) * 1000
         return Trace(answer=answer, hits=hits, doc_ranking=scored.doc_ranking, scored=scored)
+
+    def _date_filters(self, question: str, given: Filters, notes: list[str]) -> tuple[Filters, str]:
+        """The filters with a publication date the question asks for («что писали вчера»); a date that describes
+        the event («выборы 2008 года») stays in the question as evidence. Undated articles left out are noted."""
+        from .answering.analysis import detect_lang
+
+        filters, without_date = given, question
+        if self.docstore.has_dates():  # in an undated corpus (encyclopedic texts) a year is a topic, not a filter
+            filters, without_date = filters_from_question(question, given, self.clock())
+        if (filters.date_from or filters.date_to) and (undated := self.docstore.undated()):
+            notes.append(f"{undated} undated article(s) left out by the date filter" if detect_lang(question) == "en"
+                         else f"статей без даты, не вошедших в поиск по датам: {undated}")
+        return filters, without_date
+
+    def _with_named_days(self, question: str, found: Searched, filters: Filters, snap: Snapshot) -> list[Hit]:
+        """The hits plus the best chunks of articles published on a day the question names («в ночь на 28
+        ноября», "on November 30"): evidence the answerer prefers, not a filter."""
+        if filters.date_from or filters.date_to:
+            return found.hits
+        hits, seen = list(found.hits), {h.chunk.chunk_id for h in found.hits}
+        for day in named_days(question)[:MAX_NAMED_DAYS]:
+            for iso in [d for d in self.docstore.dates_on(day.month, day.day) if day.matches(d)][:MAX_NAMED_DAYS]:
+                on_day = Filters(date_from=date.fromisoformat(iso), date_to=date.fromisoformat(iso),
+                                 sources=filters.sources)
+                extra = self.retriever.retrieve(found.query, found.vector, self.settings.top_k, on_day, snap)
+                hits += [h for h in extra if h.chunk.chunk_id not in seen]
+                seen.update(h.chunk.chunk_id for h in extra)
+        return hits
 
     def bound_question(self, question: str) -> tuple[str, list[str]]:
         """The question stripped and, when over ``max_question_chars``, shortened (with a note saying so)."""

@@ -190,6 +190,18 @@ class DocStore:
         with self._tx() as conn:
             return conn.execute("SELECT 1 FROM articles WHERE date IS NOT NULL LIMIT 1").fetchone() is not None
 
+    def dates_on(self, month: int, day: int) -> list[str]:
+        """The distinct dates of stored articles that fall on this month and day (any year), latest first."""
+        with self._tx() as conn:
+            rows = conn.execute("SELECT DISTINCT date FROM articles WHERE substr(date, 6, 5) = ? ORDER BY date DESC",
+                                (f"{month:02d}-{day:02d}",)).fetchall()
+        return [r[0] for r in rows]
+
+    def undated(self) -> int:
+        """How many stored articles have no date."""
+        with self._tx() as conn:
+            return int(conn.execute("SELECT count(*) FROM articles WHERE date IS NULL").fetchone()[0])
+
     def sources(self) -> dict[str, int]:
         """Article counts per source."""
         with self._tx() as conn:

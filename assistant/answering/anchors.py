@@ -6,11 +6,13 @@ A story about another country, person or event does not answer the question, how
 
 from __future__ import annotations
 
+import calendar
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 
+from ..dates import RU_MONTH_STEMS, Day, named_days
 from ..keyword import stem
 from ..types import Article
 from .analysis import CYRILLIC, LATIN, STOP, WORD_RE, analyse_word, detect_lang, years
@@ -184,12 +186,33 @@ def name_anchored(query: str, cands: list[Candidate], articles: dict[str, Articl
 
 
 def year_anchored(query: str, cands: list[Candidate], articles: dict[str, Article]) -> tuple[list[Candidate], str]:
-    """Only candidates of articles naming the years the question names (another year's story does not answer);
-    when none is left, a note saying which years no article found mentions."""
+    """Only candidates of articles naming the years the question names, in their text or by their date (another
+    year's story does not answer); when none is left, a note saying which years no article found mentions. A day the
+    question names is preferred the same way, but never empties the candidates (``day_preferred``)."""
+    cands = day_preferred(query, cands, articles)
     wanted = years(query)
     if not wanted:
         return cands, ""
     return kept_if(cands, articles, lambda a: names_years(a, wanted), not_mentioned(query, sorted(wanted)))
+
+
+def day_preferred(query: str, cands: list[Candidate], articles: dict[str, Article]) -> list[Candidate]:
+    """The candidates of articles published on a day the question names or naming it («в ночь на 28 ноября»); all
+    of them when no article does (a day is evidence, not a filter)."""
+    days = named_days(query)
+    if not days:
+        return cands
+    meets = {d: any(names_day(articles[d], day) for day in days) for d in {c.doc_id for c in cands}}
+    return [c for c in cands if meets[c.doc_id]] or cands
+
+
+def names_day(article: Article, day: Day) -> bool:
+    """Whether the article was published on the day or names it in its text («28 ноября», "November 28")."""
+    if day.matches(article.date):
+        return True
+    month_en = calendar.month_name[day.month]
+    pattern = rf"(?<!\d){day.day}\s+({RU_MONTH_STEMS[day.month - 1]}\w*|{month_en})|{month_en}\s+{day.day}(?!\d)"
+    return re.search(pattern, full_text(article), re.I) is not None
 
 
 def not_mentioned(query: str, what: list[str]) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import math
 from pathlib import Path
 
 import numpy as np
@@ -442,7 +443,8 @@ def test_an_unlikely_first_quote_is_offered_as_the_closest_not_as_the_answer(tmp
     from assistant.answering.citing import HEDGE, LEAD
 
     bundled = make_ranker("linear", "multilingual-e5-small", None)
-    assert bundled.hedged(-3.0) and not bundled.hedged(1.0)  # P 0.05 and 0.73 against the weights' ~0.3
+    below = bundled.model.hedge_below["ru-ru"]  # type: ignore[attr-defined]
+    assert bundled.hedged(math.log(below / 2)) and not bundled.hedged(1.0)  # P below / 2 and 0.73
     assert not make_ranker("formula", "multilingual-e5-small", None).hedged(-3.0)  # not a probability: never
     older = make_ranker(f"linear:{weights(tmp_path, hedge_below=None)}", "multilingual-e5-small", None)
     assert not older.hedged(-3.0)  # a weights file without the field hedges nothing

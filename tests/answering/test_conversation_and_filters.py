@@ -21,16 +21,16 @@ SEED_DOC_PREFIX = "000_348cd98c955992e8"
 @pytest.mark.parametrize(
     ("question", "lo", "hi", "rest"),
     [
-        ("Что подписали в октябре 2025 года?", date(2025, 10, 1), date(2025, 10, 31), "Что подписали?"),
-        ("Что было 27 октября 2025?", date(2025, 10, 27), date(2025, 10, 27), "Что было?"),
-        ("Что случилось в 2016 году?", date(2016, 1, 1), date(2016, 12, 31), "Что случилось?"),
+        ("Что писали в октябре 2025 года?", date(2025, 10, 1), date(2025, 10, 31), "Что писали?"),
+        ("Какие новости 27 октября 2025?", date(2025, 10, 27), date(2025, 10, 27), "Какие новости?"),
+        ("Какие статьи вышли в 2016 году?", date(2016, 1, 1), date(2016, 12, 31), "Какие статьи вышли?"),
         ("Какие новости вчера?", date(2025, 10, 27), date(2025, 10, 27), "Какие новости?"),
         ("Что произошло на прошлой неделе?", date(2025, 10, 20), date(2025, 10, 26), "Что произошло?"),
-        ("What happened in March 2017?", date(2017, 3, 1), date(2017, 3, 31), "What happened?"),
-        ("Что было в мае 2016?", date(2016, 5, 1), date(2016, 5, 31), "Что было?"),
+        ("What was published in March 2017?", date(2017, 3, 1), date(2017, 3, 31), "What was published?"),
+        ("Что писали в мае 2016?", date(2016, 5, 1), date(2016, 5, 31), "Что писали?"),
     ],
 )
-def test_dates_in_questions_become_filters(question: str, lo: date, hi: date, rest: str) -> None:
+def test_dates_of_publication_in_questions_become_filters(question: str, lo: date, hi: date, rest: str) -> None:
     filters, remaining = filters_from_question(question, Filters(sources=("ТАСС",)), TODAY)
     assert (filters.date_from, filters.date_to, filters.sources) == (lo, hi, ("ТАСС",))
     assert remaining == rest
@@ -77,7 +77,7 @@ def test_follow_up_retrieves_the_same_story(assistant: Assistant) -> None:
 
 
 def test_date_named_in_question_filters_and_is_stated(assistant: Assistant) -> None:
-    answer = assistant.ask("Какие документы были подписаны во время визита в октябре 2025 года?")
+    answer = assistant.ask("Какие документы были подписаны во время визита, о котором писали в октябре 2025 года?")
     assert answer.filters_applied == Filters(date_from=date(2025, 10, 1), date_to=date(2025, 10, 31))
     assert answer.citations and all(c.date and c.date.startswith("2025-10") for c in answer.citations)
     assert SEED_QUOTE in answer.citations[0].quote
@@ -86,9 +86,11 @@ def test_date_named_in_question_filters_and_is_stated(assistant: Assistant) -> N
 
 
 def test_date_filter_with_nothing_in_range_declines(assistant: Assistant) -> None:
-    answer = assistant.ask("Какие документы были подписаны во время визита в 2019 году?")
+    answer = assistant.ask("Что писали о визите и подписанных документах в 2019 году?")
     assert not answer.answered and "В корпусе нет ответа" in answer.text
     assert "2019-01-01" in answer.plain_text()
+    event = assistant.ask("Какие документы были подписаны во время визита в 2019 году?")  # the year is evidence
+    assert not event.answered and event.filters_applied == Filters() and "2019" in event.text
 
 
 PETRAEUS = Article(

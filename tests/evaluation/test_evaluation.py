@@ -6,7 +6,6 @@ import json
 from pathlib import Path
 
 from assistant.answering.candidates import TERMINAL
-from assistant.evalrun import bar_chart, evaluate
 from assistant.evaluation import (
     EvalQuestion,
     Outcome,
@@ -16,6 +15,7 @@ from assistant.evaluation import (
     score,
     score_by_kind,
 )
+from assistant.evaluation.run import bar_chart, evaluate
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 

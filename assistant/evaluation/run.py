@@ -8,7 +8,8 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .evaluation import (
+from .headline import Headline, headline, headline_table
+from .metrics import (
     EvalQuestion,
     KindRow,
     Metrics,
@@ -25,9 +26,10 @@ from .evaluation import (
 )
 
 if TYPE_CHECKING:
-    from .embedding import Embedder
-    from .pipeline import Assistant
-    from .settings import Settings
+    from ..embedding import Embedder
+    from ..pipeline import Assistant
+    from ..settings import Settings
+    from ..types import Article
 
 Progress = Callable[[str, int, int], None]
 
@@ -40,10 +42,14 @@ class EvalReport:
     answerable: list[Metrics] = field(default_factory=list)
     unanswerable: list[Metrics] = field(default_factory=list)
     by_kind: list[KindRow] = field(default_factory=list)
+    headlines: list[Headline] = field(default_factory=list)
+    records: list[dict[str, object]] = field(default_factory=list)  # the assistant's outcome per question
 
     def markdown(self) -> str:
-        """Both tables as markdown (and the per-kind table for news-qa sets)."""
+        """Both tables as markdown (and the headline and per-kind tables for news-qa sets)."""
         parts = [f"Answerable questions ({self.dataset}):\n", table(self.answerable)]
+        if self.headlines:
+            parts += [f"\nHeadline ({self.dataset}):\n", headline_table(self.headlines)]
         if self.by_kind:
             parts += [f"\nBy kind ({self.dataset}; quote@1 = the first citation, at most 400 characters, "
                       "contains the gold span):\n", kind_table(self.by_kind)]
@@ -54,7 +60,7 @@ class EvalReport:
 
 def fresh_assistant(settings: Settings, embedder: Embedder | None, name: str, store: Path | None = None) -> Assistant:
     """An assistant on a new temporary data dir (or on ``store``, reused: unchanged articles are not embedded again)."""
-    from .pipeline import Assistant
+    from ..pipeline import Assistant
 
     data = store or Path(tempfile.mkdtemp(prefix=f"eval-{name}-"))
     return Assistant(settings.model_copy(update={"data_dir": data, "chroma_url": ""}), embedder=embedder)
@@ -71,8 +77,6 @@ def evaluate(settings: Settings, dataset: Path, corpus: Path | None = None, unan
              progress: Progress | None = None, embedder: Embedder | None = None,
              store: Path | None = None) -> EvalReport:
     """Ingest the dataset's articles (or ``corpus``) afresh, then measure the assistant and the baselines."""
-    from .baselines import bm25_system, dense_system, langchain_system
-
     evalset = load_eval_set(dataset, limit)
     assistant = fresh_assistant(settings, embedder, evalset.name, store)
     if evalset.articles:
@@ -82,22 +86,59 @@ def evaluate(settings: Settings, dataset: Path, corpus: Path | None = None, unan
         resolve_doc_ids(evalset.questions, assistant)
     else:
         raise ValueError(f"{dataset} has no articles of its own: give --corpus with the articles its doc_ids name")
-    report = EvalReport(dataset=evalset.name)
+    report = measure(assistant, evalset.name, evalset.questions, baselines, progress, evalset.articles)
+    if unanswerable is not None:
+        report.unanswerable.append(decline_unanswerable(settings, assistant, unanswerable, news_corpus, limit, progress))
+    return report
+
+
+def evaluate_dev_parts(settings: Settings, shared: Path, names: str = "all", store: Path | None = None,
+                       baselines: bool = False, limit: int | None = None, progress: Progress | None = None,
+                       embedder: Embedder | None = None) -> list[EvalReport]:
+    """Each development part on its own corpus (built into ``store/corpora``), stored in ``store/<part store>``."""
+    from .devparts import dev_parts
+
+    root = store or Path(tempfile.mkdtemp(prefix="eval-dev-"))
+    reports = []
+    for part in dev_parts(shared, names):
+        assistant = fresh_assistant(settings, embedder, part.name, root / part.store_name)
+        embedder = assistant.embedder
+        assistant.ingest([part.corpus_path(root / "corpora")])
+        questions = part.questions()[:limit] if limit else part.questions()
+        resolve_doc_ids(questions, assistant)
+        reports.append(measure(assistant, f"dev part {part.name}", questions, baselines, progress, []))
+    return reports
+
+
+def measure(assistant: Assistant, name: str, questions: list[EvalQuestion], baselines: bool,
+            progress: Progress | None, articles: list[Article]) -> EvalReport:
+    """The assistant (and the baselines) on questions about the assistant's stored corpus."""
+    from .baselines import bm25_system, dense_system, langchain_system
+
+    report = EvalReport(dataset=name)
     systems: dict[str, Callable[[EvalQuestion], Outcome]] = {"assistant (hybrid + quote scoring)":
                                                              assistant_system(assistant)}
     if baselines:
         systems["BM25 alone"] = bm25_system(assistant)
         systems["dense alone"] = dense_system(assistant)
-        articles = evalset.articles or [a for d in assistant.list_docs() if (a := assistant.get_article(d.doc_id))]
+        articles = articles or [a for d in assistant.list_docs() if (a := assistant.get_article(d.doc_id))]
         systems["plain LangChain"] = langchain_system(assistant.embedder, articles)
-    for name, system in systems.items():
-        outcomes = run_one(name, system, evalset.questions, progress)
-        report.answerable.append(score(name, evalset.questions, outcomes))
-        if any(q.kind for q in evalset.questions):
-            report.by_kind.extend(score_by_kind(name, evalset.questions, outcomes))
-    if unanswerable is not None:
-        report.unanswerable.append(decline_unanswerable(settings, assistant, unanswerable, news_corpus, limit, progress))
+    for system_name, system in systems.items():
+        outcomes = run_one(system_name, system, questions, progress)
+        report.answerable.append(score(system_name, questions, outcomes))
+        if any(q.kind for q in questions):
+            report.by_kind.extend(score_by_kind(system_name, questions, outcomes))
+            report.headlines.append(headline(system_name, name, questions, outcomes))
+        if not report.records:
+            report.records = [record(name, q, o) for q, o in zip(questions, outcomes, strict=True)]
     return report
+
+
+def record(dataset: str, q: EvalQuestion, o: Outcome) -> dict[str, object]:
+    """One question's outcome as a JSON-friendly record (for offline analysis: ``--outcomes``)."""
+    return {"set": dataset, "id": q.qid, "kind": q.kind, "question": q.question, "doc_id": q.doc_id,
+            "gold": sorted(q.gold_ids()), "answers": q.answers, "answered": o.answered, "confident": o.confident,
+            "quote": o.quote, "quotes": o.quotes[:3], "ranking": o.ranking[:5], "ms": round(o.seconds * 1000, 1)}
 
 
 def resolve_doc_ids(questions: list[EvalQuestion], assistant: Assistant) -> None:
@@ -106,6 +147,7 @@ def resolve_doc_ids(questions: list[EvalQuestion], assistant: Assistant) -> None
     for q in questions:
         if q.doc_id is not None:
             q.doc_id = by_stem.get(q.doc_id, q.doc_id)
+        q.also_in = [by_stem.get(d, d) for d in q.also_in]
 
 
 def decline_unanswerable(settings: Settings, assistant: Assistant, path: Path, news_corpus: Path | None,

@@ -11,11 +11,11 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING
 
-from .loading import make_article
-from .types import Article, Turn
+from ..loading import make_article
+from ..types import Article, Turn
 
 if TYPE_CHECKING:
-    from .pipeline import Assistant
+    from ..pipeline import Assistant
 
 QUOTE_LIMIT = 400  # "the first citation, at most ~400 characters": a longer quote counts as a miss
 KINDS = ("lexical", "paraphrase", "context", "follow-up", "english", "unanswerable")
@@ -31,6 +31,11 @@ class EvalQuestion:
     history: list[Turn] = field(default_factory=list)
     kind: str = ""  # lexical / paraphrase / context / follow-up / english / unanswerable (news-qa sets)
     qid: str = ""
+    also_in: list[str] = field(default_factory=list)  # other articles that hold the same answer verbatim
+
+    def gold_ids(self) -> set[str]:
+        """The articles that count as the right source."""
+        return {self.doc_id, *self.also_in} if self.doc_id is not None else set()
 
 
 @dataclass
@@ -84,9 +89,18 @@ def fmt(x: float, digits: int = 3) -> str:
     return "—" if x != x else f"{x:.{digits}f}"
 
 
+MARKDOWN_LINK = re.compile(r"\[([^\]\n]*)\]\(([^)\s]*)\)")
+MARKDOWN_MARKS = re.compile(r"\*\*|__|~~|\|\||`")
+
+
+def strip_markdown(text: str) -> str:
+    """Telegram markdown to plain text, as the shared Telegram corpus builder strips it."""
+    return MARKDOWN_MARKS.sub("", MARKDOWN_LINK.sub(lambda m: m.group(1) or m.group(2), text))
+
+
 def norm(text: str) -> str:
-    """Case- and space-folded text for answer matching."""
-    return " ".join(text.replace("ё", "е").replace("Ё", "Е").casefold().split())
+    """Markdown-stripped, case- and space-folded text for answer matching."""
+    return " ".join(strip_markdown(text).replace("ё", "е").replace("Ё", "Е").casefold().split())
 
 
 def load_squad(path: Path, limit: int | None = None) -> EvalSet:
@@ -170,7 +184,7 @@ def run_system(system: Callable[[EvalQuestion], Outcome], questions: Sequence[Ev
 
 def score(name: str, questions: Sequence[EvalQuestion], outcomes: Sequence[Outcome]) -> Metrics:
     """Retrieval and quoting metrics of one system on answerable questions."""
-    ranks = [o.ranking.index(q.doc_id) + 1 if q.doc_id in o.ranking else None for q, o in zip(questions, outcomes, strict=True)]
+    ranks = [gold_rank(q, o) for q, o in zip(questions, outcomes, strict=True)]
     has_gold = [q.doc_id is not None for q in questions]
     n_gold = max(1, sum(has_gold))
     contains = [quote_hit(q, o.quote) for q, o in zip(questions, outcomes, strict=True)]
@@ -186,6 +200,12 @@ def score(name: str, questions: Sequence[EvalQuestion], outcomes: Sequence[Outco
         p50_ms=percentile(ms, 50), p95_ms=percentile(ms, 95),
         mean_quote_chars=statistics.fmean(quotes) if quotes else float("nan"),
     )
+
+
+def gold_rank(q: EvalQuestion, o: Outcome) -> int | None:
+    """The 1-based rank of the first right article in the outcome's ranking (None when absent)."""
+    gold = q.gold_ids()
+    return next((i for i, doc in enumerate(o.ranking, start=1) if doc in gold), None)
 
 
 def quote_hit(q: EvalQuestion, quote: str) -> bool:
@@ -227,7 +247,7 @@ def kind_row(system: str, kind: str, pairs: Sequence[tuple[EvalQuestion, Outcome
     nan = float("nan")
     return KindRow(
         system, kind, len(pairs),
-        hit1=nan if no_gold else sum(1 for q, o in gold if o.ranking[:1] == [q.doc_id]) / n,
+        hit1=nan if no_gold else sum(1 for q, o in gold if gold_rank(q, o) == 1) / n,
         quote1=nan if no_gold else sum(1 for q, o in gold if quote_hit(q, o.quote)) / n,
         quote3=nan if no_gold else sum(1 for q, o in gold if any(quote_hit(q, x) for x in (o.quotes or [o.quote])[:3])) / n,
         declined=sum(1 for _, o in pairs if not o.answered) / n,

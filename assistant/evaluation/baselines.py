@@ -8,13 +8,13 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from .chunking import sentence_spans
-from .evaluation import EvalQuestion, Outcome, measured
+from ..chunking import sentence_spans
+from .metrics import EvalQuestion, Outcome, measured
 
 if TYPE_CHECKING:
-    from .embedding import Embedder
-    from .pipeline import Assistant
-    from .types import Article
+    from ..embedding import Embedder
+    from ..pipeline import Assistant
+    from ..types import Article
 
 K = 10
 
@@ -70,7 +70,7 @@ def langchain_system(embedder: Embedder, articles: Sequence[Article]) -> Callabl
     from langchain_chroma import Chroma
     from langchain_text_splitters import RecursiveCharacterTextSplitter
 
-    from .embedding import LangChainEmbeddings
+    from ..embedding import LangChainEmbeddings
 
     docs = RecursiveCharacterTextSplitter().create_documents(
         [a.text for a in articles], metadatas=[{"doc_id": a.doc_id} for a in articles])
