@@ -171,6 +171,10 @@ def format_answer(answer: Answer) -> str:
     if not answer.filters_applied.is_empty():
         label = "Применены фильтры" if answer.lang == "ru" else "Filters applied"
         lines.append(f"\n{label}: {answer.filters_applied.describe(answer.lang)}")
+    if answer.notes:  # e.g. the LLM endpoint failed, a question was shortened, a quote was dropped
+        label = "Примечание" if answer.lang == "ru" else "Note"
+        lines.append("")
+        lines.extend(f"{label}: {note}" for note in answer.notes)
     return "\n".join(lines)
 
 
