@@ -275,9 +275,9 @@ def quote_block(citation: dict[str, Any], article: Article | None, lang: str, an
         passage = highlighted_passage(article.text, start, end)
     else:  # the article changed or is gone: show the quote alone
         passage = f"<mark>{esc(citation.get('quote', ''))}</mark>"
-    return (f'<div class="na-quote"{anchor} data-n="{n}"><span class="na-num">[{n}]</span>'
+    return (f'<div class="na-quote"{anchor} data-n="{n}"><span class="na-num">[{n}]</span><div class="na-quote-body">'
             f'<blockquote class="na-passage">{passage}</blockquote>{also_html(citation, lang)}'
-            f'<div class="na-actions">{copy_button(citation, lang)}</div></div>')
+            f'<div class="na-actions">{copy_button(citation, lang)}</div></div></div>')
 
 
 def source_card(citations: list[dict[str, Any]], article: Article | None, lang: str, prefix: str = "src") -> str:
@@ -301,7 +301,7 @@ def source_card(citations: list[dict[str, Any]], article: Article | None, lang: 
     quotes = "".join(quote_block(c, article, lang, "" if i == 0 else f' id="{prefix}-{int(c.get("n") or 0)}"')
                      for i, c in enumerate(citations))
     return (
-        f'<div class="na-source" id="{prefix}-{n}" data-n="{n}">'
+        f'<div class="na-source" id="{prefix}-{n}" data-n="{n}" data-doc="{esc(first.get("doc_id") or "")}">'
         f'<div class="na-source-head">{numbers} <span class="na-title">{esc(first.get("title") or "")}</span></div>'
         f'<div class="na-meta"><span class="na-date">{date}</span>{" · " + source if source else ""}</div>'
         f"{quotes}{card_actions(n, url, lang, bool(whole))}{whole}</div>"
@@ -377,10 +377,10 @@ def corpus_html(stats: Stats, docs: Sequence[DocInfo], lang: str, query: str = "
         url = safe_url(doc.url)
         if url:
             title = f'<a href="{esc(url)}" target="_blank" rel="noopener noreferrer">{title}</a>'
-        rows.append(f"<tr><td>{title}</td><td>{esc(doc.date or '')}</td><td>{esc(doc.source)}</td>"
-                    f"<td>{doc.chunks}</td></tr>")
+        rows.append(f'<tr><td>{title}</td><td class="na-nowrap">{esc(doc.date or "")}</td><td>{esc(doc.source)}</td>'
+                    f'<td class="na-chunks">{doc.chunks}</td></tr>')
     head = (f"<tr><th>{esc(t(lang, 'th_title'))}</th><th>{esc(t(lang, 'th_date'))}</th>"
-            f"<th>{esc(t(lang, 'th_source'))}</th><th>{esc(t(lang, 'th_chunks'))}</th></tr>")
+            f'<th>{esc(t(lang, "th_source"))}</th><th class="na-chunks">{esc(t(lang, "th_chunks"))}</th></tr>')
     shown = (f' · <span class="na-shown" data-shown="{len(docs)}">{esc(t(lang, "shown"))} {len(docs)} '
              f'{esc(t(lang, "of"))} {stats.documents}: «{esc(query)}»</span>') if query.strip() else ""
     counts = (f'<div class="na-counts"><b class="na-doc-count" data-count="{stats.documents}">{stats.documents}</b> '
@@ -406,14 +406,21 @@ def ingest_html(results: Sequence[FileResult], lang: str, display: Callable[[str
 CSS = """
 .gradio-container { max-width: none !important; }
 #na-header { padding-top: 4px; }
+#na-feedback-row, #na-ask-row { align-items: flex-end; }
+#na-feedback-row button, #na-send { align-self: flex-end; max-height: 48px; }
 #na-header h2 { margin: 0 0 2px; }
 #na-header p { margin: 0; opacity: 0.8; }
 .na-sources { display: flex; flex-direction: column; gap: 10px; }
 .na-source { border: 1px solid var(--border-color-primary); border-radius: 8px; padding: 10px 12px;
   background: var(--background-fill-secondary); scroll-margin-top: 12px; transition: box-shadow .3s; }
-.na-source.na-flash { box-shadow: 0 0 0 3px var(--color-accent); }
+.na-source.na-flash, .na-quote.na-flash { box-shadow: 0 0 0 3px var(--color-accent); border-radius: 6px; }
 .na-source-head { font-weight: 600; }
 .na-num { color: var(--color-accent); margin-right: 4px; }
+.na-quote { display: flex; gap: 6px; align-items: flex-start; margin-top: 6px; scroll-margin-top: 12px; }
+.na-quote + .na-quote { border-top: 1px dashed var(--border-color-primary); padding-top: 8px; }
+.na-quote > .na-num { flex: none; font-weight: 600; line-height: 1.45; }
+.na-quote-body { flex: 1; min-width: 0; }
+.na-quote-body .na-actions { margin-top: 4px; }
 .na-meta { font-size: 0.9em; opacity: 0.8; margin: 2px 0 6px; }
 .na-passage { margin: 0; padding-left: 10px; border-left: 3px solid var(--color-accent); white-space: pre-wrap;
   line-height: 1.45; }
@@ -421,15 +428,17 @@ CSS = """
 .na-also { font-size: 0.88em; margin-top: 6px; opacity: 0.9; }
 .na-also ul { margin: 2px 0 0 18px; padding: 0; }
 .na-actions { display: flex; flex-wrap: wrap; gap: 6px; margin-top: 8px; align-items: center; }
-.na-actions button, .na-actions a { font-size: 0.85em; padding: 3px 10px; border-radius: 6px; cursor: pointer;
+.na-actions button, .na-actions a { font-size: 0.85em; line-height: 1.4; padding: 3px 10px; border-radius: 6px; cursor: pointer;
   border: 1px solid var(--border-color-primary); background: var(--background-fill-primary);
   color: var(--body-text-color); text-decoration: none; }
 .na-actions button:hover, .na-actions a:hover { border-color: var(--color-accent); }
 .na-empty { opacity: 0.75; font-style: italic; padding: 6px; }
 .na-table-wrap { max-height: 420px; overflow: auto; }
-.na-table { width: 100%; border-collapse: collapse; font-size: 0.9em; }
-.na-table th, .na-table td { border-bottom: 1px solid var(--border-color-primary); padding: 3px 6px;
-  text-align: left; vertical-align: top; }
+.na-corpus .na-table, .na-ingest.na-table { width: 100%; border-collapse: collapse; font-size: 0.9em; border: none; }
+.na-table th, .na-table td { border: none !important; border-bottom: 1px solid var(--border-color-primary) !important;
+  padding: 3px 6px; text-align: left; vertical-align: top; background: none; }
+.na-table th { font-weight: 600; }
+.na-table .na-nowrap { white-space: nowrap; }
 .na-counts { margin-bottom: 6px; }
 .na-status-failed td { color: var(--error-text-color, #b91c1c); }
 .na-status-duplicate td { opacity: 0.8; }
@@ -457,6 +466,20 @@ JS_HEAD = """
 @media (max-width: 640px) {
   .gradio-container .main.fillable { padding-left: 8px !important; padding-right: 8px !important; }
   #na-header h2 { font-size: 1.3em; }
+  #na-header p { display: none; }
+  /* the sources right under the question, before the examples, filters and feedback */
+  #na-main { flex-direction: column !important; }
+  #na-left, #na-right { display: contents !important; }
+  #na-main #na-chat { order: 1; }
+  #na-main #na-ask-row { order: 2; }
+  #na-main #na-sources-title { order: 3; }
+  #na-main #na-sources { order: 4; }
+  #na-main #na-examples { order: 5; }
+  #na-main #na-filters { order: 6; }
+  #na-main #na-feedback-row { order: 7; }
+  #na-main #na-feedback-note { order: 8; }
+  .na-corpus .na-chunks { display: none; }
+  .na-corpus .na-table { font-size: 0.85em; }
 }
 </style>
 <script>

@@ -324,11 +324,12 @@ class Layout:
                                            allow_custom_value=True, label=t("ru", "sources_filter"),
                                            elem_id="na-source-filter")
             self.date_note = gr.HTML(label="date_note", elem_id="na-date-note")
-        with gr.Row(elem_id="na-feedback-row", equal_height=True):
+        with gr.Row(elem_id="na-feedback-row", equal_height=False):
             self.comment = gr.Textbox(label=t("ru", "feedback"), placeholder=t("ru", "feedback_placeholder"),
                                       elem_id="na-comment", scale=4)
-            self.send_comment = gr.Button(t("ru", "send_comment"), elem_id="na-send-comment", scale=1, min_width=120)
-            self.clear = gr.Button(t("ru", "clear"), elem_id="na-clear", scale=1, min_width=120)
+            self.send_comment = gr.Button(t("ru", "send_comment"), elem_id="na-send-comment", scale=1, min_width=120,
+                                          size="md")
+            self.clear = gr.Button(t("ru", "clear"), elem_id="na-clear", scale=1, min_width=120, size="md")
         self.feedback_note = gr.Markdown(elem_id="na-feedback-note")
 
     def corpus_columns(self) -> None:
@@ -347,8 +348,8 @@ class Layout:
             with gr.Row(equal_height=True):
                 self.delete_pick = gr.Dropdown(choices=[], value=None, label=t("ru", "delete_pick"),
                                                elem_id="na-delete-pick", scale=4)
-                self.delete = gr.Button(t("ru", "delete"), elem_id="na-delete", scale=1, min_width=120)
-                self.refresh = gr.Button(t("ru", "refresh"), elem_id="na-refresh", scale=1, min_width=120)
+                self.delete = gr.Button(t("ru", "delete"), elem_id="na-delete", scale=1, min_width=120, size="md")
+                self.refresh = gr.Button(t("ru", "refresh"), elem_id="na-refresh", scale=1, min_width=120, size="md")
             with gr.Row(visible=False, elem_id="na-confirm") as self.confirm_row:
                 self.confirm = gr.Button(t("ru", "confirm_yes"), elem_id="na-confirm-delete", variant="stop")
                 self.cancel = gr.Button(t("ru", "cancel"), elem_id="na-cancel-delete")
