@@ -8,7 +8,6 @@ Screenshots for the docs (docs/screenshot-*.png) are rewritten only when ASSISTA
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -44,7 +43,7 @@ GEOMETRY_JS = """() => {
 
 def in_view(geometry: dict[str, Any], name: str) -> bool:
     """Whether an element lies wholly inside the viewport."""
-    return 0 <= geometry[name]["top"] and geometry[name]["bottom"] <= geometry["height"]
+    return geometry[name]["top"] >= 0 and geometry[name]["bottom"] <= geometry["height"]
 
 
 def new_page(browser: Any, viewport: dict[str, int], locale: str = "ru-RU") -> Any:  # noqa: F811

@@ -4,6 +4,7 @@ Markdown and Slack mrkdwn), the filters line only when filtered, paired quotatio
 from __future__ import annotations
 
 import re
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -115,3 +116,15 @@ def test_cli_prints_the_answers_notes() -> None:
                     notes=["генеративный ответ недоступен: connection refused"], filters_applied=Filters())
     out = format_answer(answer)
     assert "Примечание: генеративный ответ недоступен: connection refused" in out
+
+
+def test_slack_without_tokens_names_both_modes(tmp_path: Path) -> None:
+    from assistant.slackbot import check_settings
+
+    from .conftest import make_settings
+
+    bare = make_settings(tmp_path, slack_bot_token="", slack_app_token="", slack_signing_secret="")
+    with pytest.raises(SystemExit) as stop:
+        check_settings(bare, None)
+    message = str(stop.value)
+    assert all(name in message for name in ("SLACK_BOT_TOKEN", "SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET")), message
