@@ -111,15 +111,16 @@ def test_phone_sources_right_under_the_answer(browser: Any, chat_url: str) -> No
     assert geometry["card"]["top"] - geometry["user"]["top"] <= PHONE["height"], geometry
     one_card_per_article(page)
     page.screenshot(path=str(doc_screenshot("screenshot-phone.png")))
-    page.locator("#na-sources .na-source").first.scroll_into_view_if_needed()
+    page.evaluate("document.querySelector('#na-sources-title').scrollIntoView({block: 'start'})")
     page.screenshot(path=str(doc_screenshot("screenshot-phone-sources.png")))
 
     page.get_by_role("tab", name="Корпус").click()
     page.wait_for_selector("#na-corpus .na-doc-count")
-    wrapped = page.evaluate("""() => [...document.querySelectorAll('#na-corpus td.na-nowrap')]
-        .filter(td => td.textContent && td.getClientRects().length &&
-                      td.getBoundingClientRect().height > 2 * parseFloat(getComputedStyle(td).lineHeight))
-        .map(td => td.textContent)""")
+    wrapped = page.evaluate("""() => [...document.querySelectorAll('#na-corpus td.na-nowrap')].filter(td => {
+        const text = document.createRange();
+        text.selectNodeContents(td);
+        return td.textContent && text.getClientRects().length > 1;  // one box per line of the date
+      }).map(td => td.textContent)""")
     table = page.locator("#na-corpus table").bounding_box()
     assert not wrapped and table["x"] + table["width"] <= PHONE["width"], (wrapped, table)
     assert not watch.errors
@@ -136,7 +137,8 @@ def test_english_interface_is_english(browser: Any, chat_url: str, viewport: dic
     assert not any("а" <= ch.lower() <= "я" for ch in labels.replace("Язык", "")), labels
     no_emoji(page)
     page.locator("#na-examples").get_by_text("What documents were signed during the visit?").click()
-    assert page.locator("#na-question textarea").input_value() == "What documents were signed during the visit?"
+    page.wait_for_function("document.querySelector('#na-question textarea').value === "
+                           "'What documents were signed during the visit?'")
     geometry = ask_and_wait(page, "What documents were signed during the visit?")
     assert in_view(geometry, "user") and in_view(geometry, "cite"), geometry
     name = "screenshot-chat-en.png" if viewport == DESKTOP else "screenshot-phone-en.png"
