@@ -46,10 +46,13 @@ def test_prose_is_not_filler(text: str) -> None:
 
 
 def test_an_announced_sentence_taken_in_is_not_bare() -> None:
-    assert filler("Путин ответил:") and not filler("Путин ответил:", following="«Мы согласны».")
+    assert filler("Путин ответил:") and not filler("Путин ответил: «Мы согласны».")
+    assert not filler("В документе перечислены меры поддержки малого бизнеса, которые вводятся с 1 января 2026 "
+                      "года в трёх регионах страны, и сроки их действия:")  # a long clause says something itself
     assert not filler("Он сказал это в 1990 г.", following=" В Москве тогда шёл снег.")
     assert filler("Он сказал это в 1990 г.", following=" в Москве")  # the splitter cut after «г.»
     assert filler("Он родился в 1950 г. в Москве, сын Ивана, род.", following=" 1920")
+    assert not filler("Автобус перевернулся.", following="\n12 человек погибли.")  # a new line, not a cut
 
 
 def cand(doc: str, start: int, text: str, score: float) -> Candidate:

@@ -43,10 +43,10 @@ def byline(text: str) -> bool:
     return bool(BYLINE.match(line)) or ("\n" not in line and not said_more and bool(ATTRIBUTION.match(line)))
 
 
-def announcement(text: str, following: str = "") -> bool:
-    """A line that only announces what comes next («…ответил:») when that is not taken in (``following`` empty)."""
+def announcement(text: str) -> bool:
+    """A quote ending by announcing what it does not take in («…ответил:»): a speech verb or a short clause last."""
     line = text.strip()
-    if not line.endswith(":") or following.strip():
+    if not line.endswith(":"):
         return False
     last = re.split(r"(?<=[.!?…])\s+", line)[-1]
     return bool(SPEECH_END.search(last)) or len(WORD.findall(last)) <= MAX_ANNOUNCEMENT_WORDS
@@ -54,8 +54,8 @@ def announcement(text: str, following: str = "") -> bool:
 
 def cut_at_abbreviation(text: str, following: str = "") -> bool:
     """A fragment the sentence splitter cut after an abbreviation («…род.», «…ул.», an initial «…А.»), or one
-    opening where such a cut left off (in lower case); ``following`` (the text after it) opening in lower case or
-    with a digit also shows the cut."""
+    opening where such a cut left off (in lower case); ``following`` (the text after it) going on in lower case on
+    the same line also shows the cut."""
     line = text.strip()
     if line[:1].islower():
         return True
@@ -64,12 +64,12 @@ def cut_at_abbreviation(text: str, following: str = "") -> bool:
         return False
     word = match.group(1)
     initial = len(word) == 1 and word.isupper() and word.isalpha()
-    nxt = following.lstrip()[:1]
-    return word.lower() in ABBREVIATIONS or initial or (bool(nxt) and (nxt.islower() or nxt.isdigit()))
+    nxt = following.split("\n", 1)[0].lstrip()[:1]  # the same line going on in lower case: a cut sentence
+    return word.lower() in ABBREVIATIONS or initial or nxt.islower()
 
 
 def filler(text: str, following: str = "") -> bool:
     """Whether a candidate quote is no answer whatever it scores: caption, byline, bare announcement, or fragment.
-    ``following`` is the text right after it in the article when the caller has it (an announced sentence taken in
-    is not bare; a lower-case continuation shows a cut)."""
-    return caption(text) or byline(text) or announcement(text, following) or cut_at_abbreviation(text, following)
+    ``following`` is the text right after it in the article, when the caller has it (a lower-case continuation on
+    the same line shows a sentence cut at an abbreviation)."""
+    return caption(text) or byline(text) or announcement(text) or cut_at_abbreviation(text, following)
