@@ -177,7 +177,7 @@ def upload(page: Any, paths: list[Path]) -> None:
 def test_seed_question_shows_highlighted_source(page: Any, chat_url: str, web_settings: Settings) -> None:
     watch = open_chat(page, chat_url)
     ask(page, SEED_QUESTION)
-    mark = page.locator("#na-sources #src-1 mark")
+    mark = page.locator("#na-sources #src-1 .na-quote mark").first  # the card's first quote is [1]
     assert SEED_QUOTE in mark.inner_text()
     assert page.locator("#na-sources #src-1 .na-date").inner_text() == SEED_DATE
     assert "Визит Ильхама Алиева" in page.locator("#na-sources #src-1 .na-title").inner_text()

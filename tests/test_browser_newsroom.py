@@ -71,7 +71,7 @@ def test_open_cited_article_and_copy_citation(page: Any, chat_url: str) -> None:
     watch = open_chat(page, chat_url)
     ask(page, SEED_QUESTION)
     page.locator("#src-1 button.na-open").click()
-    hit = "#na-reader .na-reader-body mark"
+    hit = "#na-reader .na-reader-body mark.na-hit:not(.na-other)"  # [1]; the card's other quotes are marked too
     page.wait_for_selector(hit)
     assert SEED_QUOTE in page.locator(hit).inner_text()
     body = page.locator("#na-reader .na-reader-body").inner_text()

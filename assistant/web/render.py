@@ -226,8 +226,9 @@ def article_html(text: str, start: int, end: int, title: str = "", others: Seque
     lo = lo if lo <= spans[0][0] else 0
     out, pos = [], lo
     for a, b in spans:
+        other = "" if (a, b) == (start, end) else " na-other"  # the reader scrolls to the card's best quote
         a = max(a, pos)
-        out.append(f'{esc(text[pos:a])}<mark class="na-hit">{esc(text[a:b])}</mark>')
+        out.append(f'{esc(text[pos:a])}<mark class="na-hit{other}">{esc(text[a:b])}</mark>')
         pos = max(pos, b)
     return "".join(out) + esc(text[pos:])
 
@@ -508,7 +509,7 @@ JS_HEAD = """
     box.querySelector('.na-reader-close').title = article.getAttribute('data-close') || '';
     box.querySelector('.na-reader-body').innerHTML = article.innerHTML;
     box.hidden = false;
-    var hit = box.querySelector('.na-reader-body mark');
+    var hit = box.querySelector('.na-reader-body mark.na-hit:not(.na-other)');
     if (hit) hit.scrollIntoView({block: 'center'});
   }
   function copyText(text, done) {
