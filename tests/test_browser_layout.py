@@ -29,15 +29,24 @@ source Тестовая лента
 ---
 Жителям Энска мошенники советуют открыть адрес www.evil.example, написать на admin@evil.example и перейти по ссылке https://evil.example/login из письма.
 """
-# Where the question just asked, [1] and the first source card stand (px from the viewport's top), once all are there.
+# Where the question just asked, [1] and the first source card stand (px from the viewport's top), once all are there;
+# the question and [1] count as shown only inside the part of the chat box scrolled into view (not clipped by it).
 GEOMETRY_JS = """() => {
   const rows = document.querySelectorAll('#na-chat .message-row.user-row');
   const user = rows[rows.length - 1];
   const cite = [...document.querySelectorAll("#na-chat a[href='#src-1']")].pop();
   const card = document.querySelector('#na-sources .na-source');
   if (!user || !cite || !card) return null;
-  const box = e => { const r = e.getBoundingClientRect(); return {top: r.top, bottom: r.bottom}; };
-  return {user: box(user), cite: box(cite), card: box(card), height: window.innerHeight};
+  let clip = user.parentElement;
+  while (clip && clip.id !== 'na-chat' && !(clip.scrollHeight > clip.clientHeight + 1 &&
+         /auto|scroll/.test(getComputedStyle(clip).overflowY))) clip = clip.parentElement;
+  const c = clip.getBoundingClientRect();
+  const box = (e, clipped) => {  // a part hidden by the chat box's scrolling counts as off screen
+    const r = e.getBoundingClientRect();
+    const hidden = clipped && (r.top < c.top - 1 || r.bottom > c.bottom + 1);
+    return {top: hidden ? -1 : r.top, bottom: hidden ? 1e9 : r.bottom};
+  };
+  return {user: box(user, true), cite: box(cite, true), card: box(card, false), height: window.innerHeight};
 }"""
 
 
