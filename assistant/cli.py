@@ -163,14 +163,20 @@ def ask(question: str, as_json: bool, date_from: date | None, date_to: date | No
 
 def format_answer(answer: Answer) -> str:
     """The answer for a terminal: text, then each citation with title, date, source and score."""
+    from .web.render import balanced
+
     lines = [answer.text]
     for c in answer.citations:
         lines.append(f"\n[{c.n}] {c.title} — {c.date or 'без даты'} — {c.source or '?'}  (score {c.score:.3f})")
-        lines.append(f"    «{c.quote}»")
+        lines.append(f"    «{balanced(c.quote)}»")
         lines.append(f"    {c.doc_id} [{c.start}:{c.end}]" + (f"  {c.url}" if c.url else ""))
     if not answer.filters_applied.is_empty():
         label = "Применены фильтры" if answer.lang == "ru" else "Filters applied"
         lines.append(f"\n{label}: {answer.filters_applied.describe(answer.lang)}")
+    if answer.notes:  # e.g. the LLM endpoint failed, a question was shortened, a quote was dropped
+        label = "Примечание" if answer.lang == "ru" else "Note"
+        lines.append("")
+        lines.extend(f"{label}: {note}" for note in answer.notes)
     return "\n".join(lines)
 
 

@@ -6,6 +6,7 @@ from dataclasses import replace
 
 from ..types import Article, Citation
 from .candidates import Candidate, leftover
+from .filler import filler
 
 NO_ANSWER = {
     "ru": "В корпусе нет ответа на этот вопрос.",
@@ -39,8 +40,9 @@ def widest(cand: Candidate, scored: list[Candidate]) -> Candidate:
 
 
 def quotable(cand: Candidate) -> bool:
-    """Whether a candidate is more than a splitting leftover (a bare date or «Council).» is not a quote)."""
-    return not leftover(cand.text)
+    """Whether a candidate is more than a splitting leftover (a bare date or «Council).» is not a quote) and more
+    than filler (a caption, a byline, a bare announcement, a fragment cut at an abbreviation)."""
+    return not leftover(cand.text) and not filler(cand.text)
 
 
 def select(scored: list[Candidate], max_citations: int, margin: float, threshold: float) -> list[Candidate]:

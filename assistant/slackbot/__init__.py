@@ -25,6 +25,8 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
 
 def check_settings(settings: Settings, mode: str | None) -> str:
     """The mode to run in (socket when an app token is set, else http); raises SystemExit when a token is missing."""
+    chosen = mode is not None or any(secret.get_secret_value() for secret in
+                                     (settings.slack_app_token, settings.slack_signing_secret))
     mode = mode or ("socket" if settings.slack_app_token.get_secret_value() else "http")
     if mode not in ("socket", "http"):
         raise SystemExit(f"unknown Slack mode {mode!r}: use socket or http")
@@ -33,6 +35,9 @@ def check_settings(settings: Settings, mode: str | None) -> str:
         missing.append("SLACK_APP_TOKEN")
     if mode == "http" and not settings.slack_signing_secret.get_secret_value():
         missing.append("SLACK_SIGNING_SECRET")
+    if missing and not chosen:  # neither mode's token: name both ways to start
+        raise SystemExit("the Slack bot needs SLACK_BOT_TOKEN plus SLACK_APP_TOKEN for Socket Mode, or "
+                         "SLACK_SIGNING_SECRET for HTTP mode (--mode http); see docs/slack.md")
     if missing:
         raise SystemExit(f"Slack {mode} mode needs {', '.join(missing)} (see docs/slack.md)")
     return mode

@@ -22,17 +22,39 @@ from .render import (
 from .service import InputError, WebService, parse_date, parse_filters, parse_history, unsupported
 
 SEED_QUESTION = "Какие документы были подписаны во время визита?"
-EXAMPLES = [
-    SEED_QUESTION,
-    "Почему московская антидопинговая лаборатория лишилась аккредитации?",
-    "Где будет учиться дочь Барака Обамы?",
-    "Что Порошенко разрешил не возвращать России?",
-]
+EXAMPLES = {
+    "ru": [
+        SEED_QUESTION,
+        "Почему московская антидопинговая лаборатория лишилась аккредитации?",
+        "Где будет учиться дочь Барака Обамы?",
+        "Что Порошенко разрешил не возвращать России?",
+    ],
+    "en": [
+        "What documents were signed during the visit?",
+        "Why did the Moscow anti-doping laboratory lose its accreditation?",
+        "Where will Barack Obama's daughter study?",
+        "Why was Amazon blocked in Russia?",
+    ],
+}
 STREAM_DELAY = 0.08  # seconds between streamed parts of an answer
 TAB_TITLE_JS = "document.title = (lang === 'en' ? 'News assistant' : 'Новостной ассистент');"
 BROWSER_LANG_JS = ("(lang) => { lang = (navigator.language || 'ru').toLowerCase().startsWith('ru') ? 'ru' : 'en'; "
                    + TAB_TITLE_JS + " return lang; }")
 SWITCH_LANG_JS = "(lang, past) => { " + TAB_TITLE_JS + " return [lang, past]; }"
+# After an answer: the chat box and the page scroll so that the question just asked is at the top, the answer's
+# start ([1]) right under it (not the bottom of a long answer).
+SHOW_ANSWER_START_JS = """() => {
+  const rows = document.querySelectorAll('#na-chat .message-row.user-row');
+  const row = rows[rows.length - 1];
+  if (!row) return;
+  let box = row.parentElement;
+  while (box && box.scrollHeight <= box.clientHeight + 1 && box.id !== 'na-chat') box = box.parentElement;
+  if (box && box.scrollHeight > box.clientHeight + 1) {
+    box.scrollTop += row.getBoundingClientRect().top - box.getBoundingClientRect().top - 8;
+  }
+  const top = row.getBoundingClientRect().top;
+  if (top < 0 || top > window.innerHeight / 3) window.scrollBy(0, top - 12);
+}"""
 MAX_DELETE_CHOICES = 200
 FILE_TYPES = [".txt", ".md", ".markdown", ".html", ".htm", ".jsonl", ".ndjson"]
 
@@ -231,8 +253,14 @@ class Handlers:
             label("corpus"), f"### {t(lang, 'upload')}", label("upload_files"), value("ingest"),
             f"### {t(lang, 'corpus')}", self.corpus_panel(lang), value("refresh"),
             label("search_corpus", placeholder=t(lang, "search_placeholder")), label("delete_pick"), value("delete"),
-            value("confirm_yes"), value("cancel"),
+            value("confirm_yes"), value("cancel"), label("lang"),
+            gr.update(samples=[[q] for q in EXAMPLES[lang]], label=t(lang, "examples")),
         )
+
+    def pick_example(self, index: int | None, lang: str) -> Any:
+        """Clicking an example question puts it in the question field (in the interface's language)."""
+        examples = EXAMPLES["en" if lang == "en" else "ru"]
+        return examples[index] if index is not None and 0 <= index < len(examples) else gr.skip()
 
     def load(self, browser_lang: str) -> tuple[Any, ...]:
         """On page load: the browser's language, the corpus panel, the source and deletion choices."""
@@ -265,11 +293,11 @@ class Layout:
             self.lang = gr.Radio(["ru", "en"], value="ru", label=t("ru", "lang"), elem_id="na-lang", scale=0,
                                  min_width=200)
         with gr.Tabs():
-            with gr.Tab(t("ru", "chat"), id="chat") as self.chat_tab, gr.Row():
-                with gr.Column(scale=3):
+            with gr.Tab(t("ru", "chat"), id="chat") as self.chat_tab, gr.Row(elem_id="na-main"):
+                with gr.Column(scale=3, elem_id="na-left"):
                     self.chat_column(service)
-                with gr.Column(scale=2):
-                    self.sources_title = gr.Markdown(f"### {t('ru', 'sources')}")
+                with gr.Column(scale=2, elem_id="na-right"):
+                    self.sources_title = gr.Markdown(f"### {t('ru', 'sources')}", elem_id="na-sources-title")
                     self.sources_panel = gr.HTML(sources_html(None, get_article, "ru"), label="sources",
                                                  elem_id="na-sources")
             with gr.Tab(t("ru", "corpus"), id="corpus") as self.corpus_tab, gr.Row():
@@ -277,13 +305,15 @@ class Layout:
 
     def chat_column(self, service: WebService) -> None:
         """Chat, question, examples, filters, feedback comment."""
-        self.chatbot = gr.Chatbot(label="chat", show_label=False, elem_id="na-chat", height=520,
-                                  latex_delimiters=[], buttons=["copy"], layout="bubble")
-        with gr.Row():
+        self.chatbot = gr.Chatbot(label="chat", show_label=False, elem_id="na-chat", height=None, min_height=120,
+                                  max_height=560, autoscroll=False, latex_delimiters=[], buttons=["copy"],
+                                  layout="bubble")
+        with gr.Row(elem_id="na-ask-row"):
             self.question = gr.Textbox(label=t("ru", "question"), placeholder=t("ru", "placeholder"),
                                        elem_id="na-question", scale=5, lines=1, max_lines=4)
             self.send = gr.Button(t("ru", "send"), variant="primary", elem_id="na-send", scale=1, min_width=100)
-        gr.Examples(EXAMPLES, inputs=[self.question], label="Примеры вопросов / Example questions")
+        self.examples = gr.Dataset(components=[self.question], samples=[[q] for q in EXAMPLES["ru"]], type="index",
+                                   label=t("ru", "examples"), elem_id="na-examples")
         with gr.Accordion(t("ru", "filters"), open=False, elem_id="na-filters") as self.filters_box:
             with gr.Row():
                 self.date_from = gr.Textbox("", label=t("ru", "date_from"), placeholder=t("ru", "date_placeholder"),
@@ -294,12 +324,13 @@ class Layout:
                                            allow_custom_value=True, label=t("ru", "sources_filter"),
                                            elem_id="na-source-filter")
             self.date_note = gr.HTML(label="date_note", elem_id="na-date-note")
-        with gr.Row():
+        with gr.Row(elem_id="na-feedback-row", equal_height=False):
             self.comment = gr.Textbox(label=t("ru", "feedback"), placeholder=t("ru", "feedback_placeholder"),
                                       elem_id="na-comment", scale=4)
-            self.send_comment = gr.Button(t("ru", "send_comment"), elem_id="na-send-comment", scale=1)
+            self.send_comment = gr.Button(t("ru", "send_comment"), elem_id="na-send-comment", scale=1, min_width=120,
+                                          size="md")
+            self.clear = gr.Button(t("ru", "clear"), elem_id="na-clear", scale=1, min_width=120, size="md")
         self.feedback_note = gr.Markdown(elem_id="na-feedback-note")
-        self.clear = gr.Button(t("ru", "clear"), elem_id="na-clear", size="sm")
 
     def corpus_columns(self) -> None:
         """Upload with per-file results; the corpus panel."""
@@ -317,8 +348,8 @@ class Layout:
             with gr.Row(equal_height=True):
                 self.delete_pick = gr.Dropdown(choices=[], value=None, label=t("ru", "delete_pick"),
                                                elem_id="na-delete-pick", scale=4)
-                self.delete = gr.Button(t("ru", "delete"), elem_id="na-delete", variant="secondary", scale=1)
-                self.refresh = gr.Button(t("ru", "refresh"), elem_id="na-refresh", size="sm", scale=1)
+                self.delete = gr.Button(t("ru", "delete"), elem_id="na-delete", scale=1, min_width=120, size="md")
+                self.refresh = gr.Button(t("ru", "refresh"), elem_id="na-refresh", scale=1, min_width=120, size="md")
             with gr.Row(visible=False, elem_id="na-confirm") as self.confirm_row:
                 self.confirm = gr.Button(t("ru", "confirm_yes"), elem_id="na-confirm-delete", variant="stop")
                 self.cancel = gr.Button(t("ru", "cancel"), elem_id="na-cancel-delete")
@@ -330,7 +361,8 @@ class Layout:
         return [self.header, self.chat_tab, self.chatbot, self.question, self.send, self.filters_box, self.date_from,
                 self.date_to, self.sources, self.comment, self.send_comment, self.clear, self.sources_title,
                 self.sources_panel, self.corpus_tab, self.upload_title, self.files, self.ingest, self.corpus_title,
-                self.corpus, self.refresh, self.search, self.delete_pick, self.delete, self.confirm, self.cancel]
+                self.corpus, self.refresh, self.search, self.delete_pick, self.delete, self.confirm, self.cancel,
+                self.lang, self.examples]
 
 
 def wire(ui: Layout, h: Handlers) -> None:
@@ -338,8 +370,10 @@ def wire(ui: Layout, h: Handlers) -> None:
     private: dict[str, Any] = {"api_visibility": "private"}
     ask_inputs = [ui.question, ui.chatbot, ui.answers, ui.lang, ui.date_from, ui.date_to, ui.sources]
     ask_outputs = [ui.chatbot, ui.answers, ui.sources_panel, ui.question, ui.date_note]
-    ui.question.submit(h.respond, ask_inputs, ask_outputs, api_name="chat")
-    ui.send.click(h.respond, ask_inputs, ask_outputs, **private)
+    ui.question.submit(h.respond, ask_inputs, ask_outputs, api_name="chat").then(
+        None, js=SHOW_ANSWER_START_JS, **private)
+    ui.send.click(h.respond, ask_inputs, ask_outputs, **private).then(None, js=SHOW_ANSWER_START_JS, **private)
+    ui.examples.click(h.pick_example, [ui.examples, ui.lang], [ui.question], **private)
     for field in (ui.date_from, ui.date_to):
         field.blur(h.check_dates, [ui.date_from, ui.date_to, ui.lang], [ui.date_note], **private)
         field.submit(h.check_dates, [ui.date_from, ui.date_to, ui.lang], [ui.date_note], **private)

@@ -71,7 +71,7 @@ def test_open_cited_article_and_copy_citation(page: Any, chat_url: str) -> None:
     watch = open_chat(page, chat_url)
     ask(page, SEED_QUESTION)
     page.locator("#src-1 button.na-open").click()
-    hit = "#na-reader .na-reader-body mark"
+    hit = "#na-reader .na-reader-body mark.na-hit:not(.na-other)"  # [1]; the card's other quotes are marked too
     page.wait_for_selector(hit)
     assert SEED_QUOTE in page.locator(hit).inner_text()
     body = page.locator("#na-reader .na-reader-body").inner_text()
@@ -83,7 +83,7 @@ def test_open_cited_article_and_copy_citation(page: Any, chat_url: str) -> None:
     page.keyboard.press("Escape")
     page.wait_for_selector("#na-reader", state="hidden")
 
-    page.locator("#src-1 button.na-copy").click()
+    page.locator("#src-1 button.na-copy").first.click()  # the card's first quote is [1]
     page.wait_for_selector("#src-1 button.na-copy:has-text('Скопировано')")
     copied = page.evaluate("navigator.clipboard.readText()")
     title = page.locator("#src-1 .na-title").inner_text()
@@ -181,10 +181,10 @@ def test_phone_width_screenshot(browser: Any, chat_url: str) -> None:
         assert page.evaluate("document.documentElement.scrollWidth") <= 390, "no sideways scrolling"
         page.locator("#na-chat").scroll_into_view_if_needed()
         page.wait_for_timeout(500)
-        page.screenshot(path=str(doc_screenshot("screenshot-phone.png")))
+        page.screenshot(path=str(ARTIFACTS / "phone-chat.png"))  # the docs' phone shots: test_browser_layout
         page.locator("#src-1").scroll_into_view_if_needed()
         page.wait_for_timeout(300)
-        page.screenshot(path=str(doc_screenshot("screenshot-phone-sources.png")))
+        page.screenshot(path=str(ARTIFACTS / "phone-sources.png"))
     finally:
         page.context.close()
 

@@ -143,7 +143,8 @@ def test_gradio_client_chat_streams(base_url: str) -> None:
     chat = final[0]
     assert chat[0]["role"] == "user"
     text = json.dumps(chat[-1]["content"], ensure_ascii=False)
-    assert "(#src-1)" in text and SEED_QUOTE in text and "фильтры" in text and "<a" not in text  # Markdown
+    assert "(#src-1)" in text and SEED_QUOTE in text and "<a" not in text  # Markdown
+    assert "фильтры" not in text  # none applied: no line about them
 
 
 # ---- /api/ingest (separate store) --------------------------------------------------------------------------------
