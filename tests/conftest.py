@@ -22,6 +22,18 @@ SEED_DATE = "2025-10-27"
 
 E = TypeVar("E")
 
+# Tests on the session's demo store (the demo corpus ingested by the real model) are slow: ``pytest -m "not slow"``
+# leaves them out. Tests that start servers or a browser carry ``e2e``; both are marked here, not test by test.
+SLOW_FIXTURES = frozenset({"assistant"})
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark ``slow`` every test that uses the ingested demo store or is marked ``e2e``."""
+    for item in items:
+        if SLOW_FIXTURES & set(getattr(item, "fixturenames", ())) or item.get_closest_marker("e2e"):
+            item.add_marker(pytest.mark.slow)
+
+
 def cache_dir() -> Path:
     """Where the converted model is cached between test runs (ASSISTANT_CACHE_DIR, else the user cache)."""
     return Path(os.environ.get("ASSISTANT_CACHE_DIR") or Path.home() / ".cache" / "news-assistant")

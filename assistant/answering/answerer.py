@@ -105,10 +105,15 @@ class ExtractiveAnswerer:
         question = replace(question, focus=question.info.lemmas - topic.lemmas)
         focus_vector = query_vector if focus == question.text else self.embedder.embed_query(focus)
         out = {}
+        vectors = {d: np.asarray(s.vectors, dtype=np.float32) for d, s in sents.items()}
+        rows = [v for v in vectors.values() if v.ndim == 2 and len(v)]
+        centre = np.concatenate(rows).mean(axis=0) if rows else np.zeros(0, np.float32)
+        centre /= max(float(np.linalg.norm(centre)), 1e-6)
         for doc_id, s in sents.items():
-            vecs = np.asarray(s.vectors, dtype=np.float32)
+            vecs = vectors[doc_id]
             heading = vecs @ vecs[0] if len(vecs) and s.headline[0] else np.full(len(vecs), np.nan, np.float32)
-            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading)  # no headline line: unknown
+            hub = vecs @ centre if len(vecs) and len(centre) else None
+            out[doc_id] = Sims(vecs @ query_vector, vecs @ focus_vector, heading, hub)  # no headline: unknown
         return question, out
 
     def widened(self, scored: Scored, articles: dict[str, Article]) -> list[Candidate]:
@@ -140,7 +145,7 @@ class ExtractiveAnswerer:
         else:
             chosen = self.announced(select(self.widened(scored, articles), self.settings.max_citations,
                                            self.ranker.margin, self.ranker.threshold(scored.pair)), articles)
-            hedged = self.ranker.hedged(chosen[0].score)
+            hedged = self.ranker.hedged(chosen[0].score, scored.pair)
             text, citations = (HEDGE if hedged else LEAD)[lang], cite(chosen, articles)
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
                       filters_applied=filters, search_query=search_query, notes=list(scored.notes),

@@ -8,7 +8,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from ..keyword import stem
-from .analysis import WORD_RE, TextInfo, count_unit, counts_unit, question_type, text_info
+from .analysis import WORD_RE, TextInfo, count_unit, counts_unit, detect_lang, question_type, text_info
 from .candidates import ArticleSentences, Candidate
 
 FEATURES: tuple[str, ...] = (
@@ -17,6 +17,7 @@ FEATURES: tuple[str, ...] = (
     "lex", "lex_gap", "name_cov", "novelty",
     "headline", "lead", "anaphoric", "width2", "width3", "chars",
     "t_who", "t_where", "t_when", "t_count", "t_why", "t_what", "t_unit",
+    "foreign", "lex_ctx", "hub",
 )
 
 
@@ -60,9 +61,10 @@ def make_question(text: str, idf: Callable[[str], float]) -> Question:
     return Question(text, info, question_type(asked), weights, unit=count_unit(asked))
 
 
-def window_info(sents: ArticleSentences, cand: Candidate) -> TextInfo:
-    """The union of the candidate's sentence infos."""
-    infos = [text_info(sents.text(i)) for i in range(cand.first, cand.last + 1)]
+def window_info(sents: ArticleSentences, cand: Candidate, around: int = 0) -> TextInfo:
+    """The union of the candidate's sentence infos (and of ``around`` sentences either side)."""
+    first, last = max(0, cand.first - around), min(len(sents.spans) - 1, cand.last + around)
+    infos = [text_info(sents.text(i)) for i in range(first, last + 1)]
     return TextInfo(
         lemmas=frozenset().union(*(x.lemmas for x in infos)), names=frozenset().union(*(x.names for x in infos)),
         places=frozenset().union(*(x.places for x in infos)), orgs=frozenset().union(*(x.orgs for x in infos)),
@@ -123,6 +125,7 @@ class Sims:
     question: np.ndarray
     focus: np.ndarray
     headline: np.ndarray
+    centre: np.ndarray | None = None  # to the mean of every retrieved sentence: high for generic "hub" sentences
 
 
 def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims, pool: Pool) -> dict[str, float]:
@@ -149,6 +152,9 @@ def base_row(q: Question, sents: ArticleSentences, cand: Candidate, sim: Sims, p
         "chars": min(len(cand.text), 400) / 400,
         **type_match(q, info),
         "t_unit": float(bool(q.unit) and counts_unit(cand.text, q.unit)),
+        "foreign": float(detect_lang(cand.text) != detect_lang(sents.article.text[:400])),  # an embedded tweet
+        "lex_ctx": overlap(q, window_info(sents, cand, 1)),  # the question's words around the candidate too
+        "hub": float(sim.centre[cand.first + int(np.argmax(inner))]) if sim.centre is not None else 0.0,
     }
 
 

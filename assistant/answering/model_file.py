@@ -35,7 +35,8 @@ class LinearModel:
     prior_weight: float  # weight of the formula score added to the linear score (0 = none)
     embedder_model_id: str
     raw: dict[str, Any]
-    hedge_below: float | None = None  # a first quote less likely than this to hold the answer is offered as "closest"
+    hedge_below: dict[str, float] | None = None  # per language pair: a first quote less likely than this to hold the
+    # answer is offered as "closest" (a single number in older files: every pair)
     correction: Correction | None = None  # added for questions that copy the text's words (none in older files)
 
 
@@ -76,6 +77,17 @@ def _correction(path: Path, raw: dict[str, Any] | None, known: tuple[str, ...]) 
     return correction_from_json(raw)
 
 
+def _hedge(path: Path, raw: Any) -> dict[str, float] | None:
+    """The hedge thresholds: per language pair, or one number for every pair (older files), or none."""
+    if raw is None:
+        return None
+    values = raw if isinstance(raw, dict) else {"ru-ru": raw}
+    if not all(isinstance(v, int | float) and math.isfinite(v) for v in values.values()) or "ru-ru" not in values:
+        raise AnswerModelError(f"{path}: hedge_below must be a number or numbers per language pair with ru-ru; "
+                               f"retrain: {RETRAIN}")
+    return {k: float(v) for k, v in values.items()}
+
+
 def _build(path: Path, raw: dict[str, Any], known: tuple[str, ...]) -> LinearModel:
     n = len(raw["features"])
     numbers = [*raw["mean"], *raw["scale"], *raw["coef"], raw["intercept"], raw["margin"],
@@ -87,7 +99,7 @@ def _build(path: Path, raw: dict[str, Any], known: tuple[str, ...]) -> LinearMod
     return LinearModel(str(path), tuple(raw["features"]), tuple(raw["mean"]), tuple(raw["scale"]),
                        tuple(raw["coef"]), float(raw["intercept"]), dict(raw["thresholds"]), float(raw["margin"]),
                        float(raw.get("prior_weight", 0.0)), raw["embedder_model_id"], raw,
-                       float(raw["hedge_below"]) if raw.get("hedge_below") is not None else None,
+                       _hedge(path, raw.get("hedge_below")),
                        _correction(path, raw.get("correction"), known))
 
 

@@ -35,7 +35,7 @@ class AnswerRanker(Protocol):
         """The decline threshold on relevance (dense + 0.12 · overlap) for a language pair (``ru-ru``, ``en-ru``)."""
         ...
 
-    def hedged(self, score: float) -> bool:
+    def hedged(self, score: float, pair: str = "ru-ru") -> bool:
         """Whether a first quote with this score is too unlikely to hold the answer to be offered as the answer."""
         ...
 
@@ -57,7 +57,7 @@ class FormulaRanker:
         """One threshold for every language pair."""
         return self.min_relevance
 
-    def hedged(self, score: float) -> bool:
+    def hedged(self, score: float, pair: str = "ru-ru") -> bool:
         """Never: the formula's score is not a probability."""
         return False
 
@@ -91,10 +91,13 @@ class LinearRanker:
         t = self.model.thresholds
         return t.get(pair, t.get(pair.split("-")[0] + "-ru", t["ru-ru"]))
 
-    def hedged(self, score: float) -> bool:
-        """The logit as a probability, below the model's ``hedge_below`` (none in older weights files)."""
+    def hedged(self, score: float, pair: str = "ru-ru") -> bool:
+        """The logit as a probability, below the model's ``hedge_below`` for the pair (else the question language's
+        with Russian articles, else ru-ru; none in older weights files)."""
         below = self.model.hedge_below
-        return below is not None and probability(score) < below
+        if below is None:
+            return False
+        return probability(score) < below.get(pair, below.get(pair.split("-")[0] + "-ru", below["ru-ru"]))
 
 
 def make_ranker(key: str, embedder_model_id: str, min_relevance: float | None) -> AnswerRanker:

@@ -12,6 +12,7 @@ import numpy as np
 
 from ...evaluation import QUOTE_LIMIT, EvalQuestion, load_jsonl, norm, with_answers
 from ..candidates import Candidate
+from ..features import FEATURES
 
 if TYPE_CHECKING:
     from ...pipeline import Assistant
@@ -45,6 +46,7 @@ class Group:
     labels: np.ndarray  # 1.0 where the candidate (≤ QUOTE_LIMIT chars) contains a gold answer
     answerable: bool
     source: str = "news-qa-dev"  # the question set it comes from (reports are per set)
+    doc: str = ""  # the article it is about (its qid when unanswerable): cross-validation folds group by it
 
 
 def label(cands: Sequence[Candidate], answers: Sequence[str]) -> np.ndarray:
@@ -63,10 +65,12 @@ def collect(assistant: Assistant, questions: Sequence[EvalQuestion],
         history = with_answers(assistant, q.history) if q.history else []
         trace = assistant.trace(q.question, history)
         scored = trace.scored
-        if scored is None or scored.features is None:
+        if scored is None or scored.features is None:  # declined before ranking (no article names the year…)
+            groups.append(Group(q.qid, q.kind, "", np.zeros((0, len(FEATURES)), np.float32), np.zeros(0, np.float32),
+                                q.doc_id is not None, source, q.doc_id or q.qid))
             continue
         groups.append(Group(q.qid, q.kind, scored.pair, scored.features.matrix, label(scored.candidates, q.answers),
-                            q.doc_id is not None, source))
+                            q.doc_id is not None, source, q.doc_id or q.qid))
         if progress:
             progress(i + 1)
     return groups

@@ -63,21 +63,25 @@ def logistic_loss(params: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarra
 
 
 def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | None = None,
-        prior_weight: float = 0.0) -> Fitted:
+        prior_weight: float = 0.0, correction: Correction | None = None) -> Fitted:
     """Logistic regression of "this candidate holds the answer" over every candidate of every group.
 
     ``strength`` is the inverse L2 penalty (scikit-learn's C); ``prior_weight`` adds the formula ranker's score as a
-    fixed offset, so that the weights learn corrections to it rather than a ranking from scratch. Pointwise beat a
-    listwise softmax objective on the dev set by about 0.1 (docs/answer_ranker.md).
+    fixed offset, so that the weights learn corrections to it rather than a ranking from scratch; a ``correction``
+    (fitted before) is held fixed the same way and kept. Pointwise beat a listwise softmax objective on the dev set
+    by about 0.1.
     """
     from scipy.optimize import minimize
 
     mean, scale = standardiser(groups)
     x, y, w = rows(groups, weights or [1.0] * len(groups))
-    args = (standardised(x, mean, scale), y, w, prior_weight * prior(x), strength)
+    offset = prior_weight * prior(x)
+    if correction is not None:
+        offset = offset + np.concatenate([correction.scores(g.features) for g in groups])
+    args = (standardised(x, mean, scale), y, w, offset, strength)
     result = minimize(logistic_loss, np.zeros(x.shape[1] + 1), args=args, jac=True, method="L-BFGS-B",
                       options={"maxiter": 3000})
-    return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight)
+    return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight, correction)
 
 
 CONVERGED = {"maxiter": 50000, "ftol": 1e-16, "gtol": 1e-12}  # run to the optimum, so that the weights file does not

@@ -1,4 +1,4 @@
-"""Which features the ranker keeps: greedy backward elimination judged by cross-validation on dev-tune alone.
+"""Which features the ranker keeps: greedy backward elimination judged out of fold (leave one part out).
 
     python -m assistant.answering.training.train --shared ../shared --select-features
 """
@@ -35,20 +35,21 @@ def without(groups: Sequence[Group], names: Sequence[str]) -> list[Group]:
     return out
 
 
-def eliminate(groups: Sequence[Group], judge: Judge) -> list[Step]:
-    """Drop, one at a time, the feature whose removal most raises cross-validated top-1 (ties: the better fit, then
-    the earlier feature); stop when no removal raises it strictly."""
+def eliminate(groups: Sequence[Group], judge: Judge, units: Sequence[tuple[str, ...]] | None = None) -> list[Step]:
+    """Drop, one at a time, the feature (or unit of related features) whose removal most raises the judged top-1
+    (ties: the better tie-break figure, then the earlier unit); stop when no removal raises it strictly."""
+    units = list(units) if units is not None else [(name,) for name in FEATURES]
     dropped: list[str] = []
     steps: list[Step] = []
     best = judge(without(groups, dropped))[0]
     while True:
-        trials = [(*judge(without(groups, [*dropped, name])), -i, name)
-                  for i, name in enumerate(FEATURES) if name not in dropped]
+        trials = [(*judge(without(groups, [*dropped, *unit])), -i, "+".join(unit))
+                  for i, unit in enumerate(units) if not set(unit) <= set(dropped)]
         if not trials:
             return steps
         cv, fitted, _, name = max(trials)
         if cv <= best:
             return steps
-        dropped.append(name)
+        dropped.extend(name.split("+"))
         best = cv
         steps.append(Step(name, cv, fitted))
