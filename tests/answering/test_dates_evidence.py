@@ -13,7 +13,7 @@ from assistant.embedding import Embedder
 from assistant.pipeline import Assistant
 from assistant.types import Article, Filters
 
-from .conftest import CORPUS, make_settings
+from ..conftest import CORPUS, make_settings
 
 TODAY = date(2025, 10, 28)
 ELECTION_DOC = "3936_text"  # NEREL train: Hillary Clinton's 2008 campaign committee
