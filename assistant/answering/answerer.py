@@ -10,7 +10,6 @@ from typing import TYPE_CHECKING
 import numpy as np
 
 from ..types import Answer, Article, Filters, Hit
-from . import slots
 from .analysis import WORD_RE, detect_lang, text_info
 from .anchors import name_anchored, year_anchored
 from .candidates import ArticleSentences, Candidate, article_sentences, candidates_for
@@ -146,11 +145,8 @@ class ExtractiveAnswerer:
         else:
             chosen = self.announced(select(self.widened(scored, articles), self.settings.max_citations,
                                            self.ranker.margin, self.ranker.threshold(scored.pair)), articles)
-            slot = slots.verdict(question, chosen[0].text, scored.pair)  # the asked-for detail, unfilled
-            hedged = self.ranker.hedged(chosen[0].score, scored.pair) or slot == "hedge"
+            hedged = self.ranker.hedged(chosen[0].score, scored.pair)
             text, citations = (HEDGE if hedged else LEAD)[lang], cite(chosen, articles)
-            if slot == "decline":
-                text, citations = NO_ANSWER[lang], []
         return Answer(question=question, text=text, citations=citations, answered=bool(citations), lang=lang,
                       filters_applied=filters, search_query=search_query, notes=list(scored.notes),
                       confident=not hedged)

@@ -153,8 +153,11 @@ def resolve_doc_ids(questions: list[EvalQuestion], assistant: Assistant) -> None
 def decline_unanswerable(settings: Settings, assistant: Assistant, path: Path, news_corpus: Path | None,
                          limit: int | None, progress: Progress | None) -> Metrics:
     """Declined rate of the assistant on questions its (news) corpus cannot answer."""
-    news = fresh_assistant(settings, assistant.embedder, "news")
-    news.ingest([news_corpus or settings.demo_corpus])
+    corpus = news_corpus or settings.demo_corpus
+    same = {Path(d.path).resolve().parent for d in assistant.list_docs()} == {corpus.resolve()}
+    news = assistant if same else fresh_assistant(settings, assistant.embedder, "news")  # not ingested twice
+    if not same:
+        news.ingest([corpus])
     questions = [EvalQuestion(q, []) for q in load_unanswerable(path, limit)]
     name = f"assistant on {path.stem} vs news corpus"
     return decline_metrics(name, run_one(name, assistant_system(news), questions, progress))

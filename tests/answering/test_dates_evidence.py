@@ -13,7 +13,7 @@ from assistant.embedding import Embedder
 from assistant.pipeline import Assistant
 from assistant.types import Article, Filters
 
-from .conftest import CORPUS, make_settings
+from ..conftest import CORPUS, make_settings
 
 TODAY = date(2025, 10, 28)
 ELECTION_DOC = "3936_text"  # NEREL train: Hillary Clinton's 2008 campaign committee
@@ -55,7 +55,7 @@ def nerel(tmp_path_factory: pytest.TempPathFactory, embedder: Embedder, shared_d
 
 
 def test_a_year_describing_the_event_answers_over_undated_texts_beside_a_dated_one(nerel: Assistant) -> None:
-    answer = nerel.ask("Кто из бывших первых леди собирается участвовать в президентских выборах 2008 года?")
+    answer = nerel.ask("Кто из бывших первых леди США создал комитет для президентской кампании на выборах 2008 года?")
     assert answer.answered and answer.filters_applied == Filters()
     assert answer.citations[0].doc_id.startswith(ELECTION_DOC) and "Применены фильтры" not in answer.plain_text()
 
