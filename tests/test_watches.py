@@ -21,7 +21,7 @@ from tests.slack_fake import start_fake_slack
 
 RSS = "application/rss+xml; charset=utf-8"
 MEXICO = "Сколько человек погибли в бойне на севере Мексики?"  # answered by ria-3 only
-NEAR_MISS = "Кто победил на выборах президента Украины?"  # ria-1 and ria-2 are about that election, before it
+NEAR_MISSES = ["Сколько детей усыновили американцы из Гаити в 2009 году?"]  # ria-0 (the Haiti children) is declined
 
 
 @pytest.fixture(scope="module")
@@ -92,12 +92,14 @@ def test_a_watch_fires_once_for_the_new_article_that_answers_it(
 
 def test_a_near_miss_the_answerer_declines_does_not_notify(
         site: Site, stories: list[Story], newsroom: Newsroom) -> None:
-    watch = newsroom.watches.add(NEAR_MISS)
-    newsroom.poll(site, "/ua.xml", rss(site, stories[1:3]))
-    assert newsroom.assistant.get_article(feed_doc_id(site.url("/news/ria-2.html"))) is not None
-    answer = newsroom.assistant.ask_within(NEAR_MISS, [feed_doc_id(site.url(f"/news/ria-{i}.html")) for i in (1, 2)])
-    assert not (answer.answered and answer.confident)  # the answerer declines or hedges: no notification
-    assert newsroom.watches.hits(watch.id) == []
+    watches = [newsroom.watches.add(q) for q in NEAR_MISSES]
+    newsroom.poll(site, "/near.xml", rss(site, [stories[0], stories[7]]))
+    new = [feed_doc_id(site.url(f"/news/ria-{i}.html")) for i in (0, 7)]
+    assert all(newsroom.assistant.get_article(d) for d in new)
+    for watch in watches:
+        answer = newsroom.assistant.ask_within(watch.question, new)
+        assert not (answer.answered and answer.confident), watch.question  # declined or hedged: no notification
+        assert newsroom.watches.hits(watch.id) == []
 
 
 def test_a_paused_watch_is_not_asked(site: Site, stories: list[Story], newsroom: Newsroom) -> None:
