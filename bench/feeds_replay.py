@@ -1,6 +1,6 @@
 """Replay Telegram news posts as two JSON Feeds in date order, with standing questions; measure the notifications.
 
-    python bench/feeds_replay.py [--shared ../shared] [--labels bench/feeds_replay_labels.json] [--step-hours 2]
+    python bench/feeds_replay.py [--shared ../shared] [--channels bbc,ria] [--step-hours 2] [--json out.json]
 
 Each step moves the clock on, serves each channel's newest 30 posts up to then (so every poll repeats old items),
 polls both feeds through the real poller, and lets the watches be asked over the new posts. At the end every
@@ -45,10 +45,11 @@ def clean(text: str) -> str:
     return re.sub(r"\*\*|__", "", text).strip()
 
 
-def load_posts(folder: Path, start: str, end: str) -> list[Post]:
-    """Both channels' posts with text in [start, end), oldest first."""
+def load_posts(folder: Path, start: str, end: str, channels: list[str]) -> list[Post]:
+    """The channels' posts with text in [start, end), oldest first."""
     posts = []
-    for channel, (name, _) in CHANNELS.items():
+    for channel in channels:
+        name = CHANNELS[channel][0]
         for row in json.loads((folder / name).read_text(encoding="utf-8")):
             text = clean(row.get("text") or "")
             if text and start <= row["date"] < end:
@@ -100,13 +101,14 @@ def replay(posts: list[Post], labels: dict[str, Any], data_dir: Path, step: time
     WatchRunner(assistant, watches).attach()
     poller = FeedPoller(assistant, store, Fetcher(timeout=30, host_delay=0.0, respect_robots=False))
     ids = {w["question"]: watches.add(w["question"]).id for w in labels["watches"]}
-    for channel in CHANNELS:
+    channels = sorted({p.channel for p in posts})
+    for channel in channels:
         store.add(f"{base}/{channel}.json", CHANNELS[channel][1], 900)
     doc_key = {feed_doc_id(f"{base}/{p.key.replace(':', '/')}"): p.key for p in posts}
     clock = posts[0].when
     while clock <= posts[-1].when + step:
         clock += step
-        for channel in CHANNELS:
+        for channel in channels:
             shown = [p for p in posts if p.channel == channel and p.when <= clock][-WINDOW:]
             feeds[channel] = feed_body(base, channel, shown)
         for result in poller.poll_all():
@@ -118,7 +120,8 @@ def replay(posts: list[Post], labels: dict[str, Any], data_dir: Path, step: time
         hits = watches.hits(ids[w["question"]])
         notified = sorted({doc_key.get(d, d) for h in hits for d in h.doc_ids})
         quotes = [(doc_key.get(c["doc_id"], c["doc_id"]), c["quote"]) for h in hits for c in h.answer["citations"]]
-        out[w["question"]] = {"notified": notified, "labelled": sorted(w["answers"]), "quotes": quotes}
+        replayed = sorted(a for a in w["answers"] if a.split(":")[0] in channels)  # labels of posts replayed
+        out[w["question"]] = {"notified": notified, "labelled": replayed, "quotes": quotes}
     server.shutdown()
     assistant.close()
     return out
@@ -133,7 +136,8 @@ def table(results: dict[str, Any]) -> str:
         c = len(n & labelled)
         tn, tc, tl = tn + len(n), tc + c, tl + len(labelled)
         p = f"{c / len(n):.2f}" if n else "—"
-        lines.append(f"| {question} | {len(n)} | {c} | {len(labelled)} | {p} | {c / len(labelled):.2f} |")
+        r_ = f"{c / len(labelled):.2f}" if labelled else "—"
+        lines.append(f"| {question} | {len(n)} | {c} | {len(labelled)} | {p} | {r_} |")
     lines.append(f"| **all** | {tn} | {tc} | {tl} | **{tc / max(1, tn):.2f}** | **{tc / max(1, tl):.2f}** |")
     return "\n".join(lines)
 
@@ -143,13 +147,14 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--labels", type=Path, default=ROOT / "bench" / "feeds_replay_labels.json")
     parser.add_argument("--step-hours", type=float, default=2.0)
+    parser.add_argument("--channels", default="bbc,ria", help="Which channels to replay (bbc, ria or both).")
     parser.add_argument("--json", type=Path, default=None, help="Also write the notifications and labels here.")
     args = parser.parse_args()
     folder = args.shared / "eval-data" / "telegram-news-posts"
     if not folder.is_dir():
         sys.exit(f"{folder} is absent: the Telegram posts live in the project's ../shared folder")
     labels = json.loads(args.labels.read_text(encoding="utf-8"))
-    posts = load_posts(folder, *labels["window"])
+    posts = load_posts(folder, *labels["window"], args.channels.split(","))
     print(f"{len(posts)} posts, {len(labels['watches'])} standing questions", file=sys.stderr)
     with tempfile.TemporaryDirectory(prefix="feeds-replay-") as tmp:
         results = replay(posts, labels, Path(tmp), timedelta(hours=args.step_hours))

@@ -171,3 +171,29 @@ def test_cli_adds_lists_pauses_and_removes_watches(tmp_path: Path) -> None:
     assert run(main, ["watch", "remove", "7", *data]).exit_code != 0
     assert run(main, ["watch", "remove", "1", *data]).exit_code == 0
     assert "no watches" in run(main, ["watch", "list", *data]).output
+
+
+def test_slack_news_watch_saves_lists_and_stops_a_standing_question(tmp_path: Path) -> None:
+    import logging
+
+    from assistant.slackbot.handlers import SlackBot
+
+    store = SqliteWatchStore(tmp_path / "watches.sqlite")
+    bot = SlackBot(None, None, logging.getLogger("test"), "/news", store)  # type: ignore[arg-type]
+    replies: list[str] = []
+
+    def respond(**kwargs: Any) -> None:
+        replies.append(kwargs["text"])
+
+    command = {"channel_id": "C0NEWS", "user_id": "U1"}
+    bot.on_command(command | {"text": f"watch {MEXICO}"}, respond)
+    assert [(w.question, w.channel, w.target) for w in store.all()] == [(MEXICO, "slack", "C0NEWS")]
+    bot.on_command(command | {"text": "watch list"}, respond)
+    assert replies[-1] == f"1. «{MEXICO}»"
+    bot.on_command({"channel_id": "D0DM", "user_id": "U2", "text": "следить Что нового о Кипре?"}, respond)
+    assert store.all()[-1].target == "U2"  # from a DM: notified by DM
+    bot.on_command(command | {"text": "watch stop 2"}, respond)
+    assert "нет" in replies[-1] and len(store.all()) == 2  # another place's watch is not stopped from here
+    bot.on_command(command | {"text": "watch stop 1"}, respond)
+    assert [w.target for w in store.all()] == ["U2"]
+    store.close()
