@@ -331,5 +331,188 @@ def feedback_export(fmt: str, out_path: Path | None, data_dir: Path | None) -> N
     click.echo(f"exported {n} feedback records", err=True)
 
 
+# ---- feeds and standing questions ---------------------------------------------------------------------------------
+
+
+def open_feed_store(data_dir: Path | None) -> Any:
+    """The feed store alone (adding, listing and removing feeds loads no model)."""
+    from .feeds.store import make_feed_store
+
+    return make_feed_store(load_settings(data_dir))
+
+
+@main.group()
+def feeds() -> None:
+    """RSS, Atom, JSON Feed and sitemap feeds that keep the archive current."""
+
+
+@feeds.command("add")
+@click.argument("url")
+@click.option("--name", default="", help="Source name for its articles (default: the feed's title).")
+@click.option("--every", default=None, help="Poll interval: 15m, 2h, 1d (ASSISTANT_FEED_EVERY, default 15m).")
+@data_dir_option
+def feeds_add(url: str, name: str, every: str | None, data_dir: Path | None) -> None:
+    """Follow the feed at URL (polled by `feeds poll`, `feeds run` and `serve`)."""
+    from .following import parse_every
+
+    if not url.startswith(("http://", "https://")):
+        raise click.ClickException(f"url: {url!r} is not an http(s) URL of a feed or sitemap")
+    settings = load_settings(data_dir)
+    try:
+        every_s = parse_every(every or settings.feed_every)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    feed = open_feed_store(data_dir).add(url, name, every_s)
+    click.echo(f"following feed {feed.id}: {feed.url} (every {every_s // 60} min)")
+
+
+@feeds.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON.")
+@data_dir_option
+def feeds_list(as_json: bool, data_dir: Path | None) -> None:
+    """Followed feeds with their last poll's result or error."""
+    items = open_feed_store(data_dir).all()
+    if as_json:
+        click.echo(json.dumps([f.to_dict() for f in items], ensure_ascii=False, indent=2))
+        return
+    if not items:
+        click.echo("no feeds: add one with `assistant feeds add URL`")
+    for feed in items:
+        click.echo(f"{feed.id:3} {feed.name or '-'}  {feed.url}  every {feed.every_s // 60} min")
+        click.echo(f"    last poll: {feed.last_result or 'never polled'}"
+                   + (f"  (failed {feed.failures}x in a row)" if feed.failures else ""))
+
+
+@feeds.command("remove")
+@click.argument("ref")
+@data_dir_option
+def feeds_remove(ref: str, data_dir: Path | None) -> None:
+    """Stop following a feed (by id, URL or name); its stored articles stay."""
+    feed = open_feed_store(data_dir).remove(ref)
+    if feed is None:
+        raise click.ClickException(f"no feed {ref!r}: see `assistant feeds list`")
+    click.echo(f"removed feed {feed.id}: {feed.url}")
+
+
+@feeds.command("poll")
+@click.option("--json", "as_json", is_flag=True, help="Print the results as JSON.")
+@data_dir_option
+def feeds_poll(as_json: bool, data_dir: Path | None) -> None:
+    """Poll every feed once now (for cron and tests); watches are asked over the new articles."""
+    from .following import open_following
+
+    settings = load_settings(data_dir)
+    following = open_following(open_assistant(settings), settings)
+    try:
+        results = following.poller.poll_all()
+    finally:
+        following.close()
+    if as_json:
+        click.echo(json.dumps([r.to_dict() for r in results], ensure_ascii=False, indent=2))
+    for result in [] if as_json else results:
+        click.echo(f"{result.url}: {result.summary()}")
+    sys.exit(1 if results and all(r.status == "failed" for r in results) else 0)
+
+
+@feeds.command("run")
+@click.option("--tick", type=float, default=30.0, show_default=True, help="Seconds between checks for due feeds.")
+@data_dir_option
+def feeds_run(tick: float, data_dir: Path | None) -> None:
+    """Poll due feeds until stopped (a worker for deployments that run the web app on several replicas)."""
+    import time
+
+    from .following import open_following
+
+    settings = load_settings(data_dir)
+    following = open_following(open_assistant(settings), settings)
+    following.start_polling(tick)
+    click.echo(f"polling {len(following.feeds.all())} feeds; Ctrl+C stops", err=True)
+    try:
+        while True:
+            time.sleep(3600)
+    except KeyboardInterrupt:
+        pass
+    finally:
+        following.close()
+
+
+def open_watch_store(data_dir: Path | None) -> Any:
+    """The watch store alone (no model loaded)."""
+    from .watches import make_watch_store
+
+    return make_watch_store(load_settings(data_dir))
+
+
+@main.group()
+def watch() -> None:
+    """Standing questions: asked again over every batch of new articles; a confident answer is kept and sent."""
+
+
+@watch.command("add")
+@click.argument("question")
+@click.option("--slack", "slack_target", default="", help="Also post new answers to this Slack channel or user id.")
+@data_dir_option
+def watch_add(question: str, slack_target: str, data_dir: Path | None) -> None:
+    """Save QUESTION as a standing question."""
+    try:
+        item = open_watch_store(data_dir).add(question, "slack" if slack_target else "cli", slack_target)
+    except ValueError as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"watch {item.id}: «{item.question}»")
+
+
+@watch.command("list")
+@click.option("--json", "as_json", is_flag=True, help="Print as JSON, with every new answer.")
+@data_dir_option
+def watch_list(as_json: bool, data_dir: Path | None) -> None:
+    """Standing questions with the new answers each has had."""
+    store = open_watch_store(data_dir)
+    rows = [(w, store.hits(w.id)) for w in store.all()]
+    if as_json:
+        click.echo(json.dumps([w.to_dict() | {"answers": [h.to_dict() for h in hits]} for w, hits in rows],
+                              ensure_ascii=False, indent=2))
+        return
+    if not rows:
+        click.echo("no watches: add one with `assistant watch add QUESTION`")
+    for item, hits in rows:
+        click.echo(f"{item.id:3} «{item.question}»{' (paused)' if item.paused else ''}  {len(hits)} new answers")
+        for hit in hits[:5]:
+            for c in hit.answer.get("citations", []):
+                click.echo(f"    [{c.get('date') or 'без даты'}] «{c.get('quote')}» — {c.get('title')}")
+
+
+def set_watch(watch_id: int, data_dir: Path | None, paused: bool | None) -> None:
+    """Pause, resume (``paused``) or remove (None) a watch."""
+    store = open_watch_store(data_dir)
+    item = store.remove(watch_id) if paused is None else store.set_paused(watch_id, paused)
+    if item is None:
+        raise click.ClickException(f"no watch {watch_id}: see `assistant watch list`")
+    click.echo(f"watch {watch_id} {'removed' if paused is None else 'paused' if paused else 'resumed'}")
+
+
+@watch.command("pause")
+@click.argument("watch_id", type=int)
+@data_dir_option
+def watch_pause(watch_id: int, data_dir: Path | None) -> None:
+    """Pause a watch."""
+    set_watch(watch_id, data_dir, True)
+
+
+@watch.command("resume")
+@click.argument("watch_id", type=int)
+@data_dir_option
+def watch_resume(watch_id: int, data_dir: Path | None) -> None:
+    """Resume a paused watch."""
+    set_watch(watch_id, data_dir, False)
+
+
+@watch.command("remove")
+@click.argument("watch_id", type=int)
+@data_dir_option
+def watch_remove(watch_id: int, data_dir: Path | None) -> None:
+    """Delete a watch and its history."""
+    set_watch(watch_id, data_dir, None)
+
+
 if __name__ == "__main__":
     main()

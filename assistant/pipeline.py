@@ -91,6 +91,7 @@ class Assistant:
         self.stories: StoryIndex = StoryIndex(settings.stories_path, settings.dedup_threshold)  # duplicate stories
         self._write_lock = threading.RLock()  # re-entrant: a repair (integrity.check) runs inside an ingest
         self.marker = WriteMarker(settings.data_dir / "ingest.pending")  # present while a write is under way
+        self.ingest_listeners: list[Callable[[list[FileResult]], None]] = []  # e.g. standing questions (watches)
 
     # ---- ingestion -------------------------------------------------------------------------------------------
 
@@ -157,7 +158,18 @@ class Assistant:
                 if progress:
                     progress("articles", done, len(articles))
             self.marker.clear()
+        self._tell_listeners(results)
         return results
+
+    def _tell_listeners(self, results: list[FileResult]) -> None:
+        """Let the ingest listeners see what was stored (a failing listener is logged, the ingest stands)."""
+        if not any(r.status in ("added", "updated") for r in results):
+            return
+        for listener in list(self.ingest_listeners):
+            try:
+                listener(results)
+            except Exception:  # noqa: BLE001
+                log.exception("an ingest listener failed")
 
     def _id_clash(self, article: Article) -> str:
         """Why an article may not replace the stored one with its id (it came from another file), or ''."""
@@ -299,6 +311,19 @@ class Assistant:
                 hits += [h for h in extra if h.chunk.chunk_id not in seen]
                 seen.update(h.chunk.chunk_id for h in extra)
         return hits
+
+    def ask_within(self, question: str, doc_ids: Sequence[str]) -> Answer:
+        """Answer from these stored articles only (a standing question over the articles just added), with the
+        same decline and hedge rules as ``ask``."""
+        question, notes = self.bound_question(question)
+        hits = [Hit(chunk=c, score=1.0) for doc_id in dict.fromkeys(doc_ids) for c in self.docstore.chunks_of(doc_id)]
+        articles = {h.chunk.doc_id: self._article(h.chunk.doc_id) for h in hits}
+        found = Searched(question, self.embedder.embed_query(question), hits)
+        answer = self.answerer.answer(question, self._score(found, articles, self.retriever.snapshot()), articles,
+                                      Filters(), question)
+        answer.notes.extend(notes)
+        self._collapse_stories(answer)
+        return answer
 
     def bound_question(self, question: str) -> tuple[str, list[str]]:
         """The question stripped and, when over ``max_question_chars``, shortened (with a note saying so)."""

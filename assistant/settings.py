@@ -99,6 +99,14 @@ class Settings(BaseSettings):
         description="Folder ingested on start when the store is empty (serve --demo).",
     )
 
+    # feeds and standing questions (watches)
+    feed_every: str = Field("15m", pattern=r"^\d+[smhd]?$",
+                            description="How often a feed is polled unless `feeds add --every` says otherwise.")
+    feed_timeout: float = Field(20.0, gt=0, description="Seconds to wait for a feed or page before giving up.")
+    feed_max_mb: float = Field(20.0, gt=0, description="Largest feed or page read, in MB (streamed, refused past it).")
+    feed_host_delay: float = Field(1.0, ge=0, description="Seconds between two requests to one host.")
+    feed_poll: bool = Field(True, description="Poll due feeds inside `assistant serve` (a background thread).")
+
     # Slack (standard Slack variable names are accepted too)
     slack_bot_token: SecretStr = Field(
         SecretStr(""), validation_alias=AliasChoices("ASSISTANT_SLACK_BOT_TOKEN", "SLACK_BOT_TOKEN"),
@@ -144,6 +152,16 @@ class Settings(BaseSettings):
     def feedback_path(self) -> Path:
         """SQLite file holding feedback."""
         return self.data_dir / "feedback.sqlite"
+
+    @property
+    def feeds_path(self) -> Path:
+        """SQLite file holding followed feeds and the item URLs already handled."""
+        return self.data_dir / "feeds.sqlite"
+
+    @property
+    def watches_path(self) -> Path:
+        """SQLite file holding standing questions (watches) and the answers they have had."""
+        return self.data_dir / "watches.sqlite"
 
     def auth_pairs(self) -> list[tuple[str, str]]:
         """Parsed ``auth`` setting as (user, password) pairs."""

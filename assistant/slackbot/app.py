@@ -109,7 +109,10 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log,
               listener_executor=ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="slack-answer"))
     seen = SeenRequests(settings.data_dir / "slack_seen.sqlite")
-    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log, settings.slack_command), seen)
+    from ..watches import make_watch_store
+
+    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log, settings.slack_command,
+                           make_watch_store(settings)), seen)
     return app
 
 

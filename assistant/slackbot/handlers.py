@@ -23,12 +23,14 @@ from .blocks import (
 )
 from .intent import wants_answer
 from .refs import pack_answer, unpack_answer
+from .watching import watch_command
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
     from ..feedback import FeedbackStore
     from ..pipeline import Assistant
+    from ..watches import WatchStore
 
 Event = dict[str, Any]
 WORKING_REACTION = "eyes"
@@ -128,8 +130,9 @@ class SlackBot:
     """The bot's behaviour; bolt listeners call these methods (see ``app.register``)."""
 
     def __init__(self, assistant: Assistant, feedback: FeedbackStore, logger: logging.Logger | None = None,
-                 command: str = "/ask") -> None:
+                 command: str = "/ask", watches: WatchStore | None = None) -> None:
         self.assistant = assistant
+        self.watches = watches  # standing questions (``/news watch …``); None: the command only answers
         self.feedback = feedback
         self.command = command  # the slash command's name (settings.slack_command)
         self.seen = SeenKeys()
@@ -247,6 +250,9 @@ class SlackBot:
 
     def on_command(self, command: Event, respond: Callable[..., Any]) -> None:
         """``/ask question``: an ephemeral answer with «Share in channel» and feedback buttons."""
+        if self.watches is not None and (reply := watch_command(self.watches, command)):
+            respond(response_type="ephemeral", text=reply)
+            return
         question = plain_text(command.get("text", ""))
         lang = lang_of(question)
         if not question:

@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 if TYPE_CHECKING:
     from fastapi import FastAPI
 
+    from ..following import Following
     from ..pipeline import Assistant
     from ..settings import Settings
     from .service import WebService
@@ -16,18 +17,21 @@ if TYPE_CHECKING:
 __all__ = ["build_app", "ingest_demo_corpus", "serve"]
 
 
-def build_app(assistant: Assistant, settings: Settings | None = None) -> FastAPI:
-    """FastAPI app with ``/api/*`` and the Gradio chat mounted at ``/`` (login from ``settings.auth_pairs()``)."""
+def build_app(assistant: Assistant, settings: Settings | None = None, following: Following | None = None) -> FastAPI:
+    """FastAPI app with ``/api/*`` and the Gradio chat mounted at ``/`` (login from ``settings.auth_pairs()``);
+    feeds and watches in the data dir unless ``following`` is given (polling is started by ``serve``)."""
     import gradio as gr
     from fastapi import FastAPI
 
+    from ..following import open_following
     from .api import add_api
+    from .following_ui import FOLLOW_CSS
     from .render import CSS, JS_HEAD
     from .service import WebService
     from .ui import build_ui, system_font_theme
 
     settings = settings or assistant.settings
-    service = WebService(assistant, settings)
+    service = WebService(assistant, settings, following or open_following(assistant, settings))
     auth = settings.auth_pairs()
     app = FastAPI(title="News assistant", description="Question answering over news articles with verbatim quotes.")
     app.state.service = service
@@ -38,7 +42,7 @@ def build_app(assistant: Assistant, settings: Settings | None = None) -> FastAPI
     app.router.on_shutdown.append(service.close)
     return gr.mount_gradio_app(
         app, blocks, path="", auth=auth or None, auth_message="Новостной ассистент · News assistant", theme=system_font_theme(),
-        css=CSS, head=JS_HEAD, ssr_mode=False, footer_links=["api"], server_name=settings.host,
+        css=CSS + FOLLOW_CSS, head=JS_HEAD, ssr_mode=False, footer_links=["api"], server_name=settings.host,
         server_port=settings.port, max_file_size=int(settings.max_file_mb * 2**20),
     )
 
@@ -93,6 +97,8 @@ def serve(settings: Settings, demo: bool = True) -> None:
     if demo:
         ingest_demo_corpus(assistant, settings.demo_corpus)
     app = build_app(assistant, settings)
+    if settings.feed_poll:  # feeds polled in a background thread of this process (`feeds run` does it elsewhere)
+        service_of(app).following.start_polling()  # type: ignore[union-attr]
     stats = assistant.stats()
     print(f"{stats.documents} documents, {stats.chunks} chunks; model {stats.model}", flush=True)
     print(f"Chat: http://{settings.host}:{settings.port}/   API: http://{settings.host}:{settings.port}/api/health",

@@ -15,6 +15,7 @@ from ..loading import SUPPORTED
 from ..types import Answer, DocInfo, FileResult, Filters, Turn
 
 if TYPE_CHECKING:
+    from ..following import Following
     from ..pipeline import Assistant, Progress
     from ..settings import Settings
 
@@ -79,9 +80,10 @@ def unsupported(names: Iterable[str]) -> list[str]:
 class WebService:
     """One assistant, its feedback store and its upload folder, as the web chat and the API use them."""
 
-    def __init__(self, assistant: Assistant, settings: Settings) -> None:
+    def __init__(self, assistant: Assistant, settings: Settings, following: Following | None = None) -> None:
         self.assistant = assistant
         self.settings = settings
+        self.following = following  # feeds and standing questions (None: their controls do nothing)
         self.feedback = FeedbackStore(settings.feedback_path)
         self.upload_dir = settings.data_dir / "uploads"
 
@@ -134,5 +136,7 @@ class WebService:
         return sorted(s for s in self.assistant.stats().sources if s)
 
     def close(self) -> None:
-        """Close the feedback store."""
+        """Close the feedback store (and the feeds and watches)."""
         self.feedback.close()
+        if self.following is not None:
+            self.following.close()

@@ -10,6 +10,7 @@ from typing import Any
 import gradio as gr
 
 from ..types import DocInfo, FileResult, Filters, Turn
+from .following_ui import FeedsBox, FollowBox, load_following, wire_following
 from .render import (
     chat_markdown_steps,
     corpus_html,
@@ -331,6 +332,7 @@ class Layout:
                                           size="md")
             self.clear = gr.Button(t("ru", "clear"), elem_id="na-clear", scale=1, min_width=120, size="md")
         self.feedback_note = gr.Markdown(elem_id="na-feedback-note")
+        self.follow_box = FollowBox()
 
     def corpus_columns(self) -> None:
         """Upload with per-file results; the corpus panel."""
@@ -354,6 +356,7 @@ class Layout:
                 self.confirm = gr.Button(t("ru", "confirm_yes"), elem_id="na-confirm-delete", variant="stop")
                 self.cancel = gr.Button(t("ru", "cancel"), elem_id="na-cancel-delete")
             self.delete_note = gr.Markdown(elem_id="na-delete-note")
+            self.feeds_box = FeedsBox()
 
     @property
     def translatable(self) -> list[Any]:
@@ -400,6 +403,8 @@ def build_ui(service: WebService) -> gr.Blocks:
     with gr.Blocks(title="Новостной ассистент · News assistant", fill_width=True, analytics_enabled=False) as demo:
         ui = Layout(service, handlers.get_article)
         wire(ui, handlers)
+        wire_following(ui.follow_box, ui.feeds_box, ui.answers, service)
+        load_following(demo, ui.follow_box, ui.feeds_box, service)
         demo.load(handlers.load, [ui.lang], [ui.lang, ui.corpus, ui.sources, ui.delete_pick], js=BROWSER_LANG_JS,
                   api_visibility="private")
         gr.api(handlers.ask, api_name="ask")
