@@ -171,6 +171,8 @@ def format_answer(answer: Answer) -> str:
     if not answer.filters_applied.is_empty():
         label = "Применены фильтры" if answer.lang == "ru" else "Filters applied"
         lines.append(f"\n{label}: {answer.filters_applied.describe(answer.lang)}")
+    label = "Примечание" if answer.lang == "ru" else "Note"
+    lines.extend(f"\n{label}: {note}" for note in answer.notes)  # e.g. the LLM failed: the extractive answer is shown
     return "\n".join(lines)
 
 

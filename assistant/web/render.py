@@ -44,6 +44,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "rate_first": "Сначала оцените ответ 👍 или 👎.",
         "lang": "Язык / Language",
         "filters_applied": "Применённые фильтры",
+        "note": "Примечание",
         "no_filters": "без фильтров",
         "thinking": "Ищу в источниках…",
         "no_date": "без даты",
@@ -116,6 +117,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "rate_first": "Rate an answer with 👍 or 👎 first.",
         "lang": "Язык / Language",
         "filters_applied": "Filters applied",
+        "note": "Note",
         "no_filters": "no filters",
         "thinking": "Searching the sources…",
         "no_date": "no date",
@@ -309,6 +311,7 @@ def chat_markdown_steps(answer: dict[str, Any], description: str, lang: str) -> 
         parts.append(chat_quote_line(citation, lang))
         steps.append("\n\n".join(parts))
     parts.append(filters_line(description, lang))
+    parts.extend(f"_{md_esc(t(lang, 'note'))}: {md_esc(note)}_" for note in answer.get("notes") or [])
     steps.append("\n\n".join(parts))
     return steps
 
