@@ -243,6 +243,7 @@ class Assistant:
     def delete(self, doc_id: str) -> None:
         """Remove an article from both stores."""
         with self._write_lock:
+            self.follow_other_writers()
             self.marker.set()
             self.vectors.delete_doc(doc_id)
             self.sentences.delete_doc(doc_id)
