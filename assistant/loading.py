@@ -50,13 +50,31 @@ def iter_files(paths: Iterable[Path]) -> Iterator[Path | LoadError]:
     """Expand folders recursively into supported files, sorted; name paths that don't exist."""
     for path in paths:
         if path.is_dir():
-            for child in sorted(p for p in path.rglob("*") if p.is_file()):
-                if child.suffix.lower() in SUPPORTED and not is_folder_note(child):
+            for child in sorted(path.rglob("*")):
+                refused = link_outside(child, path) if child.is_symlink() else ""
+                if refused:
+                    yield LoadError(str(child), refused)
+                elif child.is_file() and child.suffix.lower() in SUPPORTED and not is_folder_note(child):
                     yield child
         elif path.is_file():
             yield path
         else:
             yield LoadError(str(path), "no such file or folder")
+
+
+def link_outside(link: Path, folder: Path) -> str:
+    """Why a symbolic link met inside a folder is not followed ('' when it resolves inside the folder): links out of
+    the folder (``passwd.txt -> /etc/passwd``), loops and dangling links are reported, not read."""
+    try:
+        target = link.resolve(strict=True)
+    except RuntimeError:
+        return "a symbolic link loop: not followed; remove the link"
+    except OSError as exc:
+        return f"a symbolic link to a missing target ({exc.strerror}): not followed; remove or fix the link"
+    if not target.is_relative_to(folder.resolve()):
+        return (f"a symbolic link to {target}, outside the folder being ingested: not followed; copy the file "
+                "into the folder, or name it on the command line, to ingest it")
+    return ""
 
 
 def is_folder_note(path: Path) -> bool:
@@ -168,15 +186,28 @@ def parse_text(text: str, path: Path) -> Article:
     return make_article(meta, body, path)
 
 
+class FrontMatterLoader(yaml.SafeLoader):
+    """PyYAML's safe loader without aliases: front matter needs none, and aliases of aliases ("billion laughs")
+    make a few hundred bytes into gigabytes once the values are read."""
+
+    def compose_node(self, parent: Any, index: Any) -> Any:
+        """Refuse an alias (``*name``) where a node is expected."""
+        if self.check_event(yaml.AliasEvent):
+            raise yaml.composer.ComposerError(
+                None, None, "aliases (*name) are not allowed in front matter", self.peek_event().start_mark)
+        return super().compose_node(parent, index)
+
+
 def split_front_matter(text: str, path: Path) -> tuple[dict[str, Any], str]:
     """YAML front matter between ``---`` lines, if any."""
     match = FRONT_MATTER_RE.match(text)
     if not match:
         return {}, text
     try:
-        meta = yaml.safe_load(match.group(1)) or {}
+        meta = yaml.load(match.group(1), Loader=FrontMatterLoader) or {}  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
-        raise ValueError(f"front matter is not valid YAML ({exc.__class__.__name__}): fix the lines between ---") from exc
+        problem = getattr(exc, "problem", None) or exc.__class__.__name__
+        raise ValueError(f"front matter is not valid YAML ({problem}): fix the lines between ---") from exc
     if not isinstance(meta, dict):
         raise ValueError("front matter must be a mapping of title/date/source/url")
     return {str(k).lower(): v for k, v in meta.items()}, text[match.end():]
@@ -240,6 +271,9 @@ def parse_jsonl(text: str, path: Path) -> Iterator[Article | LoadError]:
         except json.JSONDecodeError as exc:
             yield LoadError(where, f"not valid JSON ({exc.msg} at column {exc.colno}): fix or remove the line")
             continue
+        except RecursionError:
+            yield LoadError(where, "nested too deeply to read: flatten the line (an article needs no nesting)")
+            continue
         if not isinstance(obj, dict) or not isinstance(obj.get("text"), str) or not obj["text"].strip():
             yield LoadError(where, 'field "text" is missing or empty: each line needs {"text": "...", ...}')
             continue
@@ -247,6 +281,10 @@ def parse_jsonl(text: str, path: Path) -> Iterator[Article | LoadError]:
             article = make_article({k: obj.get(k) for k in HEADER_KEYS}, normalise_newlines(obj["text"]), path, lineno)
         except ValueError as exc:
             yield LoadError(where, str(exc))
+            continue
+        except RecursionError:  # e.g. a title nested hundreds of lists deep
+            yield LoadError(where, "a field is nested too deeply to read: give title, date, source, url and id "
+                            "as plain values")
             continue
         if not clean_field(obj.get("id")) and article.doc_id in derived:  # two lines with one title
             body = clean_markup(normalise_newlines(obj["text"]))  # as given: ids do not move with the headline line

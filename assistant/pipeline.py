@@ -128,12 +128,21 @@ class Assistant:
             log.warning("an earlier write did not finish; repaired: %s", "; ".join(report.lines()[1:]))
         self.marker.clear()
 
+    def follow_other_writers(self) -> None:
+        """After another process (``assistant ingest`` beside the web app) wrote the store, re-read what this one
+        keeps in memory of it: the embedded Chroma client's view of the collection, the stories' index."""
+        if self.docstore.changed_elsewhere():
+            log.info("the store was changed by another process: reopening the vector index")
+            self.vectors.reopen()
+            self.stories.reload()
+
     def ingest_articles(self, articles: Iterable[Article], progress: Progress | None = None) -> list[FileResult]:
         """Store articles (new or changed), in batches so that embedding runs on many chunks at once."""
         results: list[FileResult] = []
         pending: list[tuple[Article, str, list[Chunk]]] = []
         articles = list(articles)
         with self._write_lock, self.stories.batch():  # exact copies inside this batch are caught too
+            self.follow_other_writers()
             self.recover()  # under the lock: a marker seen here is a crashed process's, not a running ingest's
             self.marker.set()
             for done, article in enumerate(articles, start=1):
@@ -247,6 +256,7 @@ class Assistant:
     def delete(self, doc_id: str) -> None:
         """Remove an article from both stores."""
         with self._write_lock:
+            self.follow_other_writers()
             self.marker.set()
             self.vectors.delete_doc(doc_id)
             self.sentences.delete_doc(doc_id)
@@ -264,6 +274,7 @@ class Assistant:
               _depth: int = 0) -> Trace:
         """``ask``, also returning the hits and the article ranking behind the answer."""
         started = time.perf_counter()
+        self.follow_other_writers()
         question, notes = self.bound_question(question)
         history = list(history or [])
         filters, without_date = self._date_filters(question, filters or Filters(), notes)

@@ -62,6 +62,8 @@ class DocStore:
         self._conn.execute("PRAGMA journal_mode = WAL")
         self._conn.executescript(SCHEMA)
         self.hooks: list[WriteHook] = []
+        self._seen = self.version()  # the version this process last knew of (its own writes included)
+        self._elsewhere = False  # another process wrote between two of ours
 
     @contextmanager
     def _tx(self) -> Iterator[sqlite3.Connection]:
@@ -109,16 +111,30 @@ class DocStore:
             self._bump(conn)
 
     def _bump(self, conn: sqlite3.Connection) -> None:
+        before = self._version(conn)
+        self._elsewhere |= before != self._seen
         conn.execute(
             "INSERT INTO meta (key, value) VALUES ('version', '1') "
             "ON CONFLICT(key) DO UPDATE SET value = CAST(value AS INTEGER) + 1"
         )
+        self._seen = before + 1
+
+    @staticmethod
+    def _version(conn: sqlite3.Connection) -> int:
+        row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
+        return int(row["value"]) if row else 0
 
     def version(self) -> int:
         """A counter that changes whenever the stored articles change."""
         with self._tx() as conn:
-            row = conn.execute("SELECT value FROM meta WHERE key = 'version'").fetchone()
-        return int(row["value"]) if row else 0
+            return self._version(conn)
+
+    def changed_elsewhere(self) -> bool:
+        """Whether another process has written the store since the last call (this process's writes aside)."""
+        with self._tx() as conn:
+            now = self._version(conn)
+            changed, self._seen, self._elsewhere = self._elsewhere or now != self._seen, now, False
+        return changed
 
     def get(self, doc_id: str) -> Article | None:
         """The stored article, or None."""
@@ -257,27 +273,77 @@ def date_int(iso: str | None) -> int:
 HNSW_EF_SEARCH = 400
 
 
+class SharedGate:
+    """A readers-writer lock: many holders share it; an exclusive holder waits for them and keeps new ones out."""
+
+    def __init__(self) -> None:
+        self._cond = threading.Condition()
+        self._holders = 0
+        self._closed = False
+
+    @contextmanager
+    def shared(self) -> Iterator[None]:
+        """Hold the gate beside others."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._closed)
+            self._holders += 1
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._holders -= 1
+                self._cond.notify_all()
+
+    @contextmanager
+    def exclusive(self) -> Iterator[None]:
+        """Hold the gate alone."""
+        with self._cond:
+            self._cond.wait_for(lambda: not self._closed)
+            self._closed = True
+            self._cond.wait_for(lambda: self._holders == 0)
+        try:
+            yield
+        finally:
+            with self._cond:
+                self._closed = False
+                self._cond.notify_all()
+
+
 class VectorStore:
     """Chunk vectors in a Chroma collection, through LangChain's Chroma integration."""
 
     def __init__(self, settings: Settings, embedder: Embedder) -> None:
+        self.settings = settings
+        self.name = settings.collection
+        self.model_id = embedder.model_id
+        self.embedder = embedder
+        self._gate = SharedGate()  # questions and writes share the client; a reopen waits for them
+        self._open()
+        self._widen_search()
+
+    def _open(self) -> None:
+        """Open the Chroma client and the collection (again, after another process wrote)."""
         from langchain_chroma import Chroma
 
         from .embedding import LangChainEmbeddings
 
-        self.client = chroma_client(settings)
-        self.name = settings.collection
-        self.model_id = embedder.model_id
-        self.embedder = embedder
+        self.client = chroma_client(self.settings)
         self._check_model()
         self.lc: Chroma = Chroma(
             collection_name=self.name,
-            embedding_function=LangChainEmbeddings(embedder),
+            embedding_function=LangChainEmbeddings(self.embedder),
             client=self.client,
             collection_metadata={"embedding_model": self.model_id},
             collection_configuration={"hnsw": {"space": "cosine", "ef_search": HNSW_EF_SEARCH}},
         )
-        self._widen_search()
+
+    def reopen(self) -> None:
+        """Drop the client's in-memory view of the collection (an embedded client does not see another process's
+        writes: filtered searches fail with «Error finding id») and open it again from disk."""
+        with self._gate.exclusive():
+            if not self.settings.chroma_url:  # a server's client holds no index of its own
+                self.client.close()
+                self._open()
 
     def _widen_search(self) -> None:
         """Raise an older collection's HNSW search breadth to HNSW_EF_SEARCH (it applies from the next load)."""
@@ -314,7 +380,8 @@ class VectorStore:
             self._upsert(ids, np.asarray(vectors, dtype=np.float32), metas)
         stale: list[dict[str, Any]] = [{"$and": [{"doc_id": a.doc_id}, {"idx": {"$gte": len(c)}}]} for a, c in items]
         if stale:  # one delete for the whole batch
-            self.collection.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
+            with self._gate.shared():
+                self.collection.delete(where=stale[0] if len(stale) == 1 else {"$or": stale})
 
     def _upsert(self, ids: list[str], vectors: np.ndarray, metas: list[dict[str, Any]]) -> None:
         """Write rows in pieces of the client's max batch size (no documents: texts live in the article store)."""
@@ -322,7 +389,8 @@ class VectorStore:
             raise ValueError(f"{len(ids)} chunks but {len(vectors)} vectors")
         step = self.max_batch_size()
         for i in range(0, len(ids), step):
-            self.collection.upsert(ids=ids[i:i + step], embeddings=vectors[i:i + step], metadatas=metas[i:i + step])
+            with self._gate.shared():
+                self.collection.upsert(ids=ids[i:i + step], embeddings=vectors[i:i + step], metadatas=metas[i:i + step])
 
     def max_batch_size(self) -> int:
         """The most records one Chroma write may hold."""
@@ -336,7 +404,8 @@ class VectorStore:
         ids: set[str] = set()
         offset = 0
         while True:
-            got = self.lc._collection.get(include=[], limit=page, offset=offset)["ids"]
+            with self._gate.shared():
+                got = self.lc._collection.get(include=[], limit=page, offset=offset)["ids"]
             ids.update(got)
             if len(got) < page:
                 return ids
@@ -347,16 +416,27 @@ class VectorStore:
         ids = list(ids)
         step = self.max_batch_size()
         for i in range(0, len(ids), step):
-            self.lc._collection.delete(ids=ids[i:i + step])
+            with self._gate.shared():
+                self.lc._collection.delete(ids=ids[i:i + step])
 
     def delete_doc(self, doc_id: str) -> None:
         """Remove every chunk of an article."""
-        self.lc.delete(where={"doc_id": doc_id})
+        with self._gate.shared():
+            self.lc.delete(where={"doc_id": doc_id})
 
     def search(self, vector: Sequence[float], k: int, filters: Filters | None = None) -> list[tuple[str, float]]:
         """(chunk id, cosine similarity) of the k nearest chunks that pass the filters."""
-        res = self.collection.query(query_embeddings=[np.asarray(vector, dtype=np.float32)], n_results=k,
-                                    where=where_clause(filters), include=["distances"])
+        from chromadb.errors import InternalError
+
+        query = {"query_embeddings": [np.asarray(vector, dtype=np.float32)], "n_results": k,
+                 "where": where_clause(filters), "include": ["distances"]}
+        try:
+            with self._gate.shared():
+                res = self.collection.query(**query)
+        except InternalError:  # another process wrote after this one last looked: read the collection again
+            self.reopen()
+            with self._gate.shared():
+                res = self.collection.query(**query)
         return [(cid, 1.0 - float(dist)) for cid, dist in zip(res["ids"][0], res["distances"][0], strict=True)]
 
     @property
@@ -366,4 +446,5 @@ class VectorStore:
 
     def count(self) -> int:
         """Chunks in the collection."""
-        return int(self.collection.count())
+        with self._gate.shared():
+            return int(self.collection.count())

@@ -14,11 +14,24 @@ from typing import Any
 
 @dataclass(frozen=True)
 class Reply:
-    """One scripted reply: the assistant's content, or an HTTP error status; optionally after a delay."""
+    """One scripted reply: the assistant's content (``None``: JSON ``null``), or an HTTP error status, or a raw body
+    sent as it is (a broken endpoint: garbage, HTML, ``{"error": …}`` with 200); optionally after a delay."""
 
-    content: str = ""
+    content: str | None = ""
     status: int = 200
     delay: float = 0.0
+    raw: str | None = None
+    content_type: str = "application/json"
+
+
+MALFORMED = {  # replies with status 200 that are no chat completion
+    "garbage_json": Reply(raw='{"id": "x", choices: [}'),
+    "no_choices": Reply(raw='{"id": "chatcmpl-1", "object": "chat.completion", "created": 0, "model": "fake-model"}'),
+    "html": Reply(raw="<html><body><h1>502 Bad Gateway</h1></body></html>", content_type="text/html"),
+    "error_object": Reply(raw='{"error": {"message": "model overloaded", "type": "server_error"}}'),
+    "null_content": Reply(content=None),
+    "empty_choices": Reply(raw='{"id": "c", "object": "chat.completion", "created": 0, "model": "m", "choices": []}'),
+}
 
 
 class FakeOpenAI:
@@ -75,7 +88,7 @@ class FakeOpenAI:
         self.stop()
 
 
-def completion(model: str, content: str, prompt_chars: int) -> dict[str, Any]:
+def completion(model: str, content: str | None, prompt_chars: int) -> dict[str, Any]:
     """A non-streaming ``chat.completion`` object."""
     return {
         "id": f"chatcmpl-fake-{time.monotonic_ns()}",
@@ -84,8 +97,8 @@ def completion(model: str, content: str, prompt_chars: int) -> dict[str, Any]:
         "model": model,
         "choices": [{"index": 0, "message": {"role": "assistant", "content": content}, "finish_reason": "stop",
                      "logprobs": None}],
-        "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content) // 4,
-                  "total_tokens": (prompt_chars + len(content)) // 4},
+        "usage": {"prompt_tokens": prompt_chars // 4, "completion_tokens": len(content or "") // 4,
+                  "total_tokens": (prompt_chars + len(content or "")) // 4},
     }
 
 
@@ -133,13 +146,20 @@ def _handler_for(fake: FakeOpenAI) -> type[BaseHTTPRequestHandler]:
 
         def _answer(self, body: dict[str, Any], reply: Reply) -> None:
             model = str(body.get("model") or fake.model)
-            if reply.status != 200:
+            if reply.raw is not None:
+                data = reply.raw.encode("utf-8")
+                self.send_response(reply.status)
+                self.send_header("Content-Type", reply.content_type)
+                self.send_header("Content-Length", str(len(data)))
+                self.end_headers()
+                self.wfile.write(data)
+            elif reply.status != 200:
                 self._json(reply.status, {"error": {"message": reply.content, "type": "server_error"}})
             elif body.get("stream"):
                 self.send_response(200)
                 self.send_header("Content-Type", "text/event-stream")
                 self.end_headers()
-                for chunk in chunks(model, reply.content):
+                for chunk in chunks(model, reply.content or ""):
                     self.wfile.write(f"data: {json.dumps(chunk, ensure_ascii=False)}\n\n".encode())
                 self.wfile.write(b"data: [DONE]\n\n")
             else:

@@ -46,6 +46,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "rate_first": "Сначала оцените ответ кнопкой «нравится» или «не нравится».",
         "lang": "Язык",
         "filters_applied": "Применённые фильтры",
+        "note": "Примечание",
         "no_filters": "без фильтров",
         "thinking": "Ищу в источниках…",
         "no_date": "без даты",
@@ -119,6 +120,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "rate_first": "Rate an answer with the like or dislike button first.",
         "lang": "Language",
         "filters_applied": "Filters applied",
+        "note": "Note",
         "no_filters": "no filters",
         "thinking": "Searching the sources…",
         "no_date": "no date",
@@ -366,7 +368,8 @@ def chat_markdown_steps(answer: dict[str, Any], description: str, lang: str) -> 
         steps.append("\n\n".join(parts))
     if line := filters_line(description, lang):
         parts.append(line)
-        steps.append("\n\n".join(parts))
+    parts.extend(f"_{md_esc(t(lang, 'note'))}: {md_esc(note)}_" for note in answer.get("notes") or [])
+    steps.append("\n\n".join(parts))
     return steps
 
 
