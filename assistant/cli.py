@@ -39,13 +39,14 @@ def load_settings(data_dir: Path | None = None) -> Settings:
 
 def open_assistant(settings: Settings) -> Assistant:
     """Build the assistant, turning set-up errors into a clear message and exit code 2."""
+    from .backends import BackendError
     from .embedding import EmbeddingError
     from .pipeline import Assistant
     from .store import ModelMismatchError
 
     try:
         return Assistant(settings)
-    except (ModelMismatchError, EmbeddingError) as exc:
+    except (ModelMismatchError, EmbeddingError, BackendError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -201,7 +202,7 @@ def check(repair: bool, data_dir: Path | None) -> None:
     report = run_check(open_assistant(load_settings(data_dir)), repair=repair)
     for line in report.lines():
         click.echo(line)
-    sys.exit(0 if report.ok or repair else 1)
+    sys.exit(0 if report.ok or (repair and not report.deferred) else 1)
 
 
 @main.command("eval")
@@ -287,9 +288,12 @@ def feedback() -> None:
 @data_dir_option
 def feedback_export(fmt: str, out_path: Path | None, data_dir: Path | None) -> None:
     """Write all feedback as JSONL or CSV."""
-    from .feedback import FeedbackStore
+    from .backends import BackendError, open_feedback
 
-    store = FeedbackStore(load_settings(data_dir).feedback_path)
+    try:
+        store = open_feedback(load_settings(data_dir))
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
     if out_path is None:
         n = store.export(sys.stdout, fmt)
     else:

@@ -27,7 +27,7 @@ from .refs import pack_answer, unpack_answer
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-    from ..feedback import FeedbackStore
+    from ..backends import FeedbackLog as FeedbackStore
     from ..pipeline import Assistant
 
 Event = dict[str, Any]
