@@ -44,6 +44,10 @@ class Settings(BaseSettings):
     embeddings_model: str = Field(
         "multilingual-e5-small", description="Model name sent to an openai: embeddings endpoint."
     )
+    embeddings_prefixes: bool = Field(
+        False, description="Write e5's 'query: ' / 'passage: ' prefixes into the texts sent to an openai: endpoint, "
+        "for servers that ignore input_type (text-embeddings-inference, Infinity, vLLM).",
+    )
     embeddings_api_key: SecretStr = Field(SecretStr(""), description="API key for an openai: embeddings endpoint.")
     embed_batch_size: int = Field(16, ge=1, description="Passages embedded per batch.")
     bf16: str = Field("auto", description="bf16 autocast on CPU for sentence-transformers: auto, on, off.")

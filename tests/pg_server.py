@@ -12,7 +12,13 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
-PG_BIN = Path(os.environ.get("PG_BIN", "/usr/lib/postgresql/15/bin"))
+def _pg_bin() -> Path:
+    """Debian's newest installed PostgreSQL (``PG_BIN`` overrides)."""
+    found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
+    return Path(os.environ.get("PG_BIN") or (found[-1].parent if found else "/usr/lib/postgresql/15/bin"))
+
+
+PG_BIN = _pg_bin()
 
 
 def as_postgres(args: list[str]) -> list[str]:
@@ -54,7 +60,7 @@ class PgServer:
 def available() -> str:
     """Why PostgreSQL cannot be started here ('' when it can)."""
     if not (PG_BIN / "initdb").exists():
-        return f"{PG_BIN}/initdb is absent: apt-get install postgresql-15 (scripts/test does)"
+        return f"{PG_BIN}/initdb is absent: apt-get install postgresql (scripts/test does)"
     return ""
 
 

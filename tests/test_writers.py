@@ -41,7 +41,8 @@ GUARD_ONLY = """
 import os, signal, sys
 from assistant import backends
 from assistant.settings import Settings
-backends.open_write_guard(Settings()).set()
+guard = backends.open_write_guard(Settings())
+guard.set()
 print("set", flush=True)
 sys.stdin.readline()
 os.kill(os.getpid(), signal.SIGKILL)

@@ -287,7 +287,7 @@ class PgDocStore:
 
     def sources(self) -> dict[str, int]:
         """Article counts per source."""
-        rows = self._all('SELECT source, count(*) FROM articles GROUP BY source ORDER BY 2 DESC, 1 COLLATE "C"')
+        rows = self._all('SELECT source, count(*) FROM articles GROUP BY source ORDER BY 2 DESC, source COLLATE "C"')
         return {r[0]: int(r[1]) for r in rows}
 
     def close(self) -> None:
@@ -296,7 +296,8 @@ class PgDocStore:
 
 def chunk_postings(article: Article, chunks: Sequence[Chunk]) -> tuple[list[tuple[Any, ...]], list[int]]:
     """(term, doc_id, idx, tf, len, date_int, source) rows of an article's chunks, and each chunk's length in terms."""
-    rows, lengths = [], []
+    rows: list[tuple[Any, ...]] = []
+    lengths: list[int] = []
     day = date_int(article.date)
     for c in chunks:
         words = terms(f"{article.title}\n{c.text}" if article.title else c.text)

@@ -1,0 +1,105 @@
+"""Replicas that hold nothing of their own: two assistants on one PostgreSQL and one Chroma server (real, on
+loopback) see each other's uploads, deletes, story clusters and feedback."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from assistant import backends
+from assistant.pipeline import Assistant
+from assistant.types import Article
+
+from .conftest import free_port, fresh_database, make_settings
+from .pg_server import ChromaServer, PgServer, start_chroma
+
+STORY = ("В Новосибирске за ночь выпало сорок сантиметров снега, сообщили в мэрии города. Коммунальные службы "
+         "вывели на улицы триста единиц техники, движение на нескольких магистралях было затруднено до полудня. "
+         "Синоптики обещают, что снегопад продолжится и в выходные.")
+COPY = STORY.replace("сообщили в мэрии города", "сообщает пресс-служба мэрии")
+QUESTION = "Сколько снега выпало в Новосибирске?"
+
+
+@pytest.fixture(scope="module")
+def chroma() -> Iterator[ChromaServer]:
+    """A real ``chroma run`` on loopback for this module."""
+    server = start_chroma(free_port())
+    yield server
+    server.stop()
+
+
+@pytest.fixture
+def replicas(pg: PgServer, chroma: ChromaServer, tmp_path: Path) -> Iterator[tuple[Assistant, Assistant]]:
+    """Two assistants with their own (empty) data dirs, sharing one database and one Chroma server."""
+    url = fresh_database(pg)
+    a = Assistant(make_settings(tmp_path / "a", database_url=url, chroma_url=chroma.url, collection=tmp_path.name))
+    b = Assistant(make_settings(tmp_path / "b", database_url=url, chroma_url=chroma.url, collection=tmp_path.name),
+                  embedder=a.embedder)
+    yield a, b
+    a.close()
+    b.close()
+
+
+def cited(helper: Assistant, question: str) -> list[str]:
+    """Doc ids the answer quotes."""
+    return [c.doc_id for c in helper.ask(question).citations]
+
+
+def test_an_upload_on_one_replica_is_answered_on_the_other_and_a_delete_is_gone(
+        replicas: tuple[Assistant, Assistant]) -> None:
+    a, b = replicas
+    assert b.ask(QUESTION).citations == []
+    version = b.docstore.version()
+    [result] = a.ingest_articles([Article("snow", "Снегопад в Новосибирске", STORY, "2024-11-26", "РИА")])
+    assert result.status == "added"
+    assert b.docstore.version() > version  # what tells a replica to refresh what it caches
+    assert cited(b, QUESTION) == ["snow"]
+    [copy] = b.ingest_articles([Article("snow2", "Снег в Новосибирске", COPY, "2024-11-26", "BBC")])
+    assert "near-duplicate of snow" in copy.reason  # B's story index sees what A stored
+    assert a.stories.cluster_of(["snow2"]) == {"snow2": "snow"}
+    b.delete("snow")
+    b.delete("snow2")
+    assert "snow" not in cited(a, QUESTION) and a.list_docs() == []
+
+
+def test_feedback_given_on_one_replica_is_exported_by_the_other(replicas: tuple[Assistant, Assistant]) -> None:
+    a, b = replicas
+    backends.open_feedback(a.settings).add(channel="web", rating=1, answer={"question": QUESTION, "answer": "…"})
+    assert [r.question for r in backends.open_feedback(b.settings).all()] == [QUESTION]
+
+
+def test_migrate_copies_an_embedded_store_without_embedding_again(pg: PgServer, chroma: ChromaServer,
+                                                                   tmp_path: Path) -> None:
+    from pydantic import SecretStr
+
+    from assistant.backends.migrate import migrate
+    from assistant.integrity import check
+
+    embedded = Assistant(make_settings(tmp_path / "e", collection=tmp_path.name))
+    embedded.ingest_articles([Article("snow", "Снегопад в Новосибирске", STORY, "2024-11-26", "РИА"),
+                              Article("snow2", "Снег в Новосибирске", COPY, "2024-11-26", "BBC"),
+                              Article("museum", "Музей", "В Калининграде открылся музей янтаря. " * 8, None, "НГ")])
+    backends.open_feedback(embedded.settings).add(channel="slack", rating=-1, answer={"question": QUESTION})
+    before = embedded.ask(QUESTION)
+    target = embedded.settings.model_copy(update={"database_url": SecretStr(fresh_database(pg)),
+                                                  "chroma_url": chroma.url})
+    done = migrate(embedded.settings, target, progress=lambda line: None)
+    assert (done.articles, done.sentences, done.stories, done.feedback) == (3, 3, 3, 1)
+    assert done.vectors == embedded.vectors.count()
+
+    class NoEmbedding(type(embedded.embedder)):  # type: ignore[misc]
+        def embed_passages(self, texts: list[str]) -> object:
+            raise AssertionError("migrated vectors were embedded again")
+
+    frozen = NoEmbedding.__new__(NoEmbedding)
+    frozen.__dict__.update(embedded.embedder.__dict__)
+    server = Assistant(target.model_copy(update={"data_dir": tmp_path / "s"}), embedder=frozen)
+    assert check(server).ok
+    after = server.ask(QUESTION)
+    assert [(c.doc_id, c.start, c.end) for c in after.citations] == [(c.doc_id, c.start, c.end)
+                                                                      for c in before.citations]
+    assert [r.question for r in backends.open_feedback(server.settings).all()] == [QUESTION]
+    with pytest.raises(backends.BackendError, match="already holds articles"):
+        migrate(embedded.settings, target, progress=lambda line: None)
