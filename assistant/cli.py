@@ -42,11 +42,11 @@ def open_assistant(settings: Settings) -> Assistant:
     from .backends import BackendError
     from .embedding import EmbeddingError
     from .pipeline import Assistant
-    from .store import ModelMismatchError
+    from .store import ChromaUnavailableError, ModelMismatchError
 
     try:
         return Assistant(settings)
-    except (ModelMismatchError, EmbeddingError, BackendError) as exc:
+    except (ModelMismatchError, EmbeddingError, BackendError, ChromaUnavailableError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 

@@ -12,6 +12,7 @@ import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
+
 def _pg_bin() -> Path:
     """Debian's newest installed PostgreSQL (``PG_BIN`` overrides)."""
     found = sorted(Path("/usr/lib/postgresql").glob("*/bin/initdb"), key=lambda p: int(p.parent.parent.name))
@@ -120,3 +121,13 @@ def start_chroma(port: int, timeout: float = 120) -> ChromaServer:
             time.sleep(0.2)
     proc.kill()
     raise RuntimeError("chroma run did not answer its heartbeat")
+
+
+def free_port_pair() -> tuple[int, int]:
+    """Two free TCP ports on 127.0.0.1."""
+    import socket
+
+    with socket.socket() as one, socket.socket() as two:
+        one.bind(("127.0.0.1", 0))
+        two.bind(("127.0.0.1", 0))
+        return int(one.getsockname()[1]), int(two.getsockname()[1])

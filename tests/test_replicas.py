@@ -3,16 +3,21 @@ loopback) see each other's uploads, deletes, story clusters and feedback."""
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from assistant import backends
 from assistant.pipeline import Assistant
 from assistant.types import Article
 
-from .conftest import free_port, fresh_database, make_settings
+from .conftest import cache_dir, free_port, fresh_database, make_settings
 from .pg_server import ChromaServer, PgServer, start_chroma
 
 STORY = ("В Новосибирске за ночь выпало сорок сантиметров снега, сообщили в мэрии города. Коммунальные службы "
@@ -103,3 +108,47 @@ def test_migrate_copies_an_embedded_store_without_embedding_again(pg: PgServer, 
     assert [r.question for r in backends.open_feedback(server.settings).all()] == [QUESTION]
     with pytest.raises(backends.BackendError, match="already holds articles"):
         migrate(embedded.settings, target, progress=lambda line: None)
+
+
+def serve(settings_env: dict[str, str], data: Path) -> tuple[subprocess.Popen[bytes], str]:
+    """``assistant serve`` in its own process and data dir; its base URL once it listens."""
+    port = free_port()
+    env = {**settings_env, "ASSISTANT_DATA_DIR": str(data)}
+    proc = subprocess.Popen([sys.executable, "-m", "assistant.cli", "serve", "--no-demo", "--port", str(port)],
+                            env=env, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+    deadline = time.monotonic() + 300  # a hang guard: model loading on a loaded machine
+    while True:
+        try:
+            if httpx.get(f"http://127.0.0.1:{port}/api/health", timeout=5).status_code == 200:
+                return proc, f"http://127.0.0.1:{port}"
+        except httpx.HTTPError:
+            pass
+        assert proc.poll() is None and time.monotonic() < deadline, "the replica did not start"
+        time.sleep(0.5)
+
+
+def test_two_serve_replicas_share_one_database_and_one_chroma_server(pg: PgServer, chroma: ChromaServer,
+                                                                     tmp_path: Path) -> None:
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    env.update(ASSISTANT_CACHE_DIR=str(cache_dir()), PYTHONPATH=str(Path.cwd()), ASSISTANT_CHROMA_URL=chroma.url,
+               ASSISTANT_DATABASE_URL=fresh_database(pg), ASSISTANT_COLLECTION=tmp_path.name)
+    procs = []
+    try:
+        for name in ("a", "b"):
+            proc, url = serve(env, tmp_path / name)
+            procs.append((proc, url))
+        (_, a), (_, b) = procs
+        up = httpx.post(f"{a}/api/ingest", files=[("files", ("snow.txt", STORY.encode(), "text/plain"))], timeout=300)
+        assert up.status_code == 200 and up.json()["counts"]["added"] == 1, up.text
+        doc_id = up.json()["results"][0]["doc_id"]
+        asked = httpx.post(f"{b}/api/ask", json={"question": QUESTION}, timeout=300).json()
+        assert [c["doc_id"] for c in asked["citations"]][:1] == [doc_id]
+        assert httpx.delete(f"{b}/api/docs/{doc_id}", timeout=300).status_code == 200
+        again = httpx.post(f"{a}/api/ask", json={"question": QUESTION}, timeout=300).json()
+        assert doc_id not in [c["doc_id"] for c in again["citations"]]
+        assert httpx.get(f"{a}/api/health", timeout=30).json()["documents"] == 0
+        assert not list((tmp_path / "a").glob("*.sqlite")) and not (tmp_path / "a" / "chroma").exists()
+    finally:
+        for proc, _ in procs:
+            proc.terminate()
+            proc.wait(timeout=60)

@@ -151,3 +151,11 @@ def test_bad_database_settings_get_a_clear_message(pg: PgServer, tmp_path: Path)
     postgres._databases.pop(url, None)
     with pytest.raises(BackendError, match="newer than this assistant's"):
         backends.open_articles(make_settings(tmp_path, database_url=url))
+
+
+def test_a_chroma_server_that_is_down_gets_a_clear_message(tmp_path: Path) -> None:
+    from assistant.store import ChromaUnavailableError, chroma_client
+    from tests.conftest import free_port
+
+    with pytest.raises(ChromaUnavailableError, match=r"cannot reach the Chroma server at 127.0.0.1:\d+ .*chroma run"):
+        chroma_client(make_settings(tmp_path, chroma_url=f"http://127.0.0.1:{free_port()}"))
