@@ -152,3 +152,41 @@ def test_two_serve_replicas_share_one_database_and_one_chroma_server(pg: PgServe
         for proc, _ in procs:
             proc.terminate()
             proc.wait(timeout=60)
+
+
+def test_two_ingest_workers_at_once_give_the_answers_of_one_embedded_ingest(
+        pg: PgServer, chroma: ChromaServer, tmp_path: Path, assistant: Assistant) -> None:
+    """Two ``assistant ingest`` processes, each with half of the demo corpus, at the same time, on one database and
+    one Chroma server: the first quote of every demo question is the embedded store's."""
+    import json
+    import shutil
+
+    from .conftest import CORPUS
+
+    files = sorted(p for p in CORPUS.iterdir() if p.suffix in (".txt", ".md") and p.name != "README.md")
+    halves = [tmp_path / "h1" / "corpus", tmp_path / "h2" / "corpus"]  # same folder name: the same article ids
+    for i, half in enumerate(halves):
+        half.mkdir(parents=True)
+        for f in files[i::2]:
+            shutil.copy(f, half / f.name)
+    env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
+    url = fresh_database(pg)
+    env.update(ASSISTANT_CACHE_DIR=str(cache_dir()), PYTHONPATH=str(Path.cwd()), ASSISTANT_CHROMA_URL=chroma.url,
+               ASSISTANT_DATABASE_URL=url, ASSISTANT_COLLECTION=tmp_path.name, ASSISTANT_DATA_DIR=str(tmp_path / "w"))
+    workers = [subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(h)], env=env, text=True,
+                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for h in halves]
+    for worker in workers:
+        out, err = worker.communicate(timeout=1200)
+        assert worker.returncode == 0, err
+    server = Assistant(make_settings(tmp_path / "s", database_url=url, chroma_url=chroma.url,
+                                     collection=tmp_path.name), embedder=assistant.embedder)
+    assert server.docstore.counts() == assistant.docstore.counts()
+    questions = [json.loads(line)["question"] for line in (Path.cwd() / "eval" / "demo-qa" / "demo-qa.jsonl")
+                 .read_text(encoding="utf-8").splitlines()[:20]]
+    differ = []
+    for q in questions:
+        one, two = assistant.ask(q).citations[:1], server.ask(q).citations[:1]
+        if [(c.doc_id, c.start) for c in one] != [(c.doc_id, c.start) for c in two]:
+            differ.append(q)
+    assert not differ, differ
+    server.close()
