@@ -60,9 +60,10 @@ CREATE TABLE store_meta (key text PRIMARY KEY, value bigint NOT NULL);
 INSERT INTO store_meta VALUES ('version', 0);
 CREATE TABLE postings (
     term text COLLATE "C" NOT NULL, doc_id text COLLATE "C" NOT NULL, idx integer NOT NULL, tf integer NOT NULL,
-    len integer NOT NULL, date_int integer NOT NULL, source text NOT NULL
+    len integer NOT NULL, date_int integer NOT NULL, source text NOT NULL, seq bigint NOT NULL
 );
-CREATE INDEX postings_term ON postings (term) INCLUDE (doc_id, idx, tf, len, date_int, source);
+CREATE SEQUENCE chunk_seq;
+CREATE INDEX postings_term ON postings (term) INCLUDE (doc_id, idx, tf, len, date_int, source, seq);
 CREATE INDEX postings_doc ON postings (doc_id);
 CREATE TABLE kw_chunks (doc_id text COLLATE "C" NOT NULL, idx integer NOT NULL, len integer NOT NULL,
                         PRIMARY KEY (doc_id, idx));
@@ -294,15 +295,17 @@ class PgDocStore:
         """Nothing to close per store: the process's pool stays open for the others."""
 
 
-def chunk_postings(article: Article, chunks: Sequence[Chunk]) -> tuple[list[tuple[Any, ...]], list[int]]:
-    """(term, doc_id, idx, tf, len, date_int, source) rows of an article's chunks, and each chunk's length in terms."""
+def chunk_postings(article: Article, chunks: Sequence[Chunk],
+                   seqs: Sequence[int]) -> tuple[list[tuple[Any, ...]], list[int]]:
+    """(term, doc_id, idx, tf, len, date_int, source, seq) rows of an article's chunks, and each chunk's length in
+    terms; ``seq`` numbers the chunks in the order they were indexed (ties are ranked in that order, as FTS5 does)."""
     rows: list[tuple[Any, ...]] = []
     lengths: list[int] = []
     day = date_int(article.date)
-    for c in chunks:
+    for c, seq in zip(chunks, seqs, strict=True):
         words = terms(f"{article.title}\n{c.text}" if article.title else c.text)
         lengths.append(len(words))
-        rows.extend((t, article.doc_id, c.index, n, len(words), day, article.source)
+        rows.extend((t, article.doc_id, c.index, n, len(words), day, article.source, seq)
                     for t, n in sorted(Counter(words).items()))
     return rows, lengths
 
@@ -322,8 +325,10 @@ class PgKeywordIndex(KeywordSearch):
     def on_put(self, cur: psycopg.Cursor[Any], article: Article, chunks: Sequence[Chunk]) -> None:
         """Index an article's chunks (replacing what was indexed for it), with the term statistics."""
         self.on_delete(cur, article.doc_id)
-        rows, lengths = chunk_postings(article, chunks)
-        with cur.copy("COPY postings (term, doc_id, idx, tf, len, date_int, source) FROM STDIN") as copy:
+        seqs = [r[0] for r in cur.execute("SELECT nextval('chunk_seq') FROM generate_series(1, %s)",
+                                          (len(chunks),)).fetchall()]
+        rows, lengths = chunk_postings(article, chunks, seqs)
+        with cur.copy("COPY postings (term, doc_id, idx, tf, len, date_int, source, seq) FROM STDIN") as copy:
             for row in rows:
                 copy.write_row(row)
         with cur.copy("COPY kw_chunks (doc_id, idx, len) FROM STDIN") as copy:
@@ -358,7 +363,7 @@ class PgKeywordIndex(KeywordSearch):
             "WHERE t.term = ANY(%s::text[]) AND t.df > 0) "
             f"SELECT p.doc_id, p.idx, sum(q.idf * p.tf * {K1 + 1} / (p.tf + {K1} * ({1 - B} + {B} * p.len / q.avgdl))) "
             f"AS s FROM q JOIN postings p ON p.term = q.term {where} "
-            "GROUP BY p.doc_id, p.idx ORDER BY s DESC, p.doc_id, p.idx LIMIT %s")
+            "GROUP BY p.doc_id, p.idx ORDER BY s DESC, min(p.seq) LIMIT %s")
         with self.db.tx() as conn:
             rows = conn.execute(sql, [unique, *params, k]).fetchall()
         return [KeywordHit(f"{r[0]}:{r[1]}", float(r[2])) for r in rows if r[2] > 0]
