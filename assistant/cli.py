@@ -39,13 +39,14 @@ def load_settings(data_dir: Path | None = None) -> Settings:
 
 def open_assistant(settings: Settings) -> Assistant:
     """Build the assistant, turning set-up errors into a clear message and exit code 2."""
+    from .backends import BackendError
     from .embedding import EmbeddingError
     from .pipeline import Assistant
-    from .store import ModelMismatchError
+    from .store import ChromaUnavailableError, ModelMismatchError
 
     try:
         return Assistant(settings)
-    except (ModelMismatchError, EmbeddingError) as exc:
+    except (ModelMismatchError, EmbeddingError, BackendError, ChromaUnavailableError) as exc:
         raise click.ClickException(str(exc)) from exc
 
 
@@ -207,7 +208,35 @@ def check(repair: bool, data_dir: Path | None) -> None:
     report = run_check(open_assistant(load_settings(data_dir)), repair=repair)
     for line in report.lines():
         click.echo(line)
-    sys.exit(0 if report.ok or repair else 1)
+    sys.exit(0 if report.ok or (repair and not report.deferred) else 1)
+
+
+@main.command()
+@click.option("--to-database", "database_url", required=True, envvar="ASSISTANT_DATABASE_URL",
+              help="PostgreSQL URL of the target (an empty database; default ASSISTANT_DATABASE_URL).")
+@click.option("--to-chroma", "chroma_url", required=True, envvar="ASSISTANT_CHROMA_URL",
+              help="Chroma server URL of the target (default ASSISTANT_CHROMA_URL).")
+@data_dir_option
+def migrate(database_url: str, chroma_url: str, data_dir: Path | None) -> None:
+    """Copy the embedded store (SQLite files + embedded Chroma) into PostgreSQL and a Chroma server, without
+    embedding again; then check the target."""
+    from pydantic import SecretStr
+
+    from .backends import BackendError
+    from .backends.migrate import migrate as run_migrate
+    from .integrity import check as run_check
+
+    source = load_settings(data_dir).model_copy(update={"database_url": SecretStr(""), "chroma_url": ""})
+    target = source.model_copy(update={"database_url": SecretStr(database_url), "chroma_url": chroma_url})
+    try:
+        done = run_migrate(source, target, progress=lambda line: click.echo(line, err=True))
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
+    click.echo(done.line())
+    report = run_check(open_assistant(target))
+    for line in report.lines():
+        click.echo(line)
+    sys.exit(0 if report.ok else 1)
 
 
 @main.command("eval")
@@ -320,9 +349,12 @@ def feedback() -> None:
 @data_dir_option
 def feedback_export(fmt: str, out_path: Path | None, data_dir: Path | None) -> None:
     """Write all feedback as JSONL or CSV."""
-    from .feedback import FeedbackStore
+    from .backends import BackendError, open_feedback
 
-    store = FeedbackStore(load_settings(data_dir).feedback_path)
+    try:
+        store = open_feedback(load_settings(data_dir))
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
     if out_path is None:
         n = store.export(sys.stdout, fmt)
     else:

@@ -153,9 +153,13 @@ class StoryIndex:
 
     def __init__(self, path: Path, threshold: float = DEFAULT_THRESHOLD) -> None:
         path.parent.mkdir(parents=True, exist_ok=True)
-        self.threshold = threshold
         self._db = sqlite3.connect(str(path), check_same_thread=False)
         self._db.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;" + _SCHEMA)
+        self._start(threshold)
+
+    def _start(self, threshold: float) -> None:
+        """The in-memory part: the LSH index (built on first use) and the claims of the running batch."""
+        self.threshold = threshold
         self._lock = threading.RLock()
         self._lsh: MinHashLSH | None = None
         self._sigs: dict[str, MinHash] = {}
@@ -164,16 +168,11 @@ class StoryIndex:
 
     def _index(self) -> MinHashLSH:
         """The LSH index, built from the stored signatures on first use."""
-        from datasketch import MinHash, MinHashLSH
+        from datasketch import MinHashLSH
 
         if self._lsh is None:
             self._lsh = MinHashLSH(threshold=CANDIDATE_JACCARD, num_perm=NUM_PERM)
-            rows = self._db.execute("SELECT doc_id, minhash, size, chars, date, numbers FROM stories")
-            for doc_id, blob, size, chars, day, numbers in rows:
-                sig = MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(blob, dtype=np.uint64), scheme=SCHEME)
-                self._lsh.insert(doc_id, sig)
-                self._sigs[doc_id] = sig
-                self._profiles[doc_id] = Profile(size, chars, day, frozenset(numbers.split()))
+            self._load(self._stored_rows())
         return self._lsh
 
     def reload(self) -> None:
@@ -181,16 +180,59 @@ class StoryIndex:
         with self._lock:
             self._lsh, self._sigs, self._profiles = None, {}, {}
 
+    def _load(self, rows: Iterable[tuple[str, bytes, int, int, str | None, str]]) -> None:
+        """Put stored rows (doc_id, minhash, size, chars, date, numbers) into the LSH index."""
+        from datasketch import MinHash
+
+        assert self._lsh is not None
+        for doc_id, blob, size, chars, day, numbers in rows:
+            sig = MinHash(num_perm=NUM_PERM, hashvalues=np.frombuffer(blob, dtype=np.uint64), scheme=SCHEME)
+            self._lsh.insert(doc_id, sig)
+            self._sigs[doc_id] = sig
+            self._profiles[doc_id] = Profile(size, chars, day, frozenset(numbers.split()))
+
+    # ---- the table (a PostgreSQL backend overrides these) ----------------------------------------------------
+
+    def _stored_rows(self) -> list[tuple[str, bytes, int, int, str | None, str]]:
+        return self._db.execute("SELECT doc_id, minhash, size, chars, date, numbers FROM stories").fetchall()
+
+    def _exact_copy(self, digest: str, article: Article) -> str | None:
+        row = self._db.execute(
+            "SELECT doc_id FROM stories WHERE text_hash = ? AND doc_id != ? AND (date IS NULL OR ? IS NULL "
+            "OR date = ?) LIMIT 1", (digest, article.doc_id, article.date, article.date)).fetchone()
+        return str(row[0]) if row else None
+
+    def _has(self, doc_id: str) -> bool:
+        return self._db.execute("SELECT 1 FROM stories WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+
+    def _insert(self, row: tuple[object, ...]) -> None:
+        self._db.execute("INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)", row)
+        self._db.commit()
+
+    def _delete(self, doc_id: str, commit: bool) -> None:
+        self._db.execute("DELETE FROM stories WHERE doc_id = ?", (doc_id,))
+        if commit:
+            self._db.commit()
+
+    def _clusters(self, ids: list[str]) -> dict[str, str]:
+        return dict(self._db.execute(
+            f"SELECT doc_id, cluster FROM stories WHERE doc_id IN ({','.join('?' * len(ids))})", ids).fetchall())
+
+    def _members(self, cluster: str) -> list[str]:
+        rows = self._db.execute("SELECT doc_id FROM stories WHERE cluster = ? ORDER BY rowid", (cluster,))
+        return [str(r[0]) for r in rows]
+
+    def _close(self) -> None:
+        self._db.close()
+
     def claim(self, article: Article) -> str | None:
         """The doc_id of another article with the same normalised text (stored, or earlier in this batch), if
         any; otherwise the text is claimed for this article until ``end_batch``."""
         digest = text_hash(story_text(article))
         with self._lock:
-            row = self._db.execute(
-                "SELECT doc_id FROM stories WHERE text_hash = ? AND doc_id != ? AND (date IS NULL OR ? IS NULL "
-                "OR date = ?) LIMIT 1", (digest, article.doc_id, article.date, article.date)).fetchone()
-            if row:
-                return str(row[0])
+            stored = self._exact_copy(digest, article)
+            if stored:
+                return stored
             owner = self._claimed.setdefault(f"{digest}:{article.date or ''}", article.doc_id)
         return owner if owner != article.doc_id else None
 
@@ -210,7 +252,7 @@ class StoryIndex:
     def has(self, doc_id: str) -> bool:
         """Whether the article is indexed."""
         with self._lock:
-            return self._db.execute("SELECT 1 FROM stories WHERE doc_id = ?", (doc_id,)).fetchone() is not None
+            return self._has(doc_id)
 
     def add(self, article: Article) -> Match:
         """Index a stored article; it joins the cluster of its most similar stored article above the threshold."""
@@ -224,11 +266,9 @@ class StoryIndex:
             best, cluster = self._best_cluster(sims)
             best_sim = sims.get(best, 0.0)
             cluster = cluster or article.doc_id
-            self._db.execute("INSERT INTO stories VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
-                             (article.doc_id, text_hash(text), cluster, best_sim or 1.0,
-                              sig.hashvalues.astype(np.uint64).tobytes(), prof.size, prof.chars, prof.date,
-                              " ".join(sorted(prof.numbers))))
-            self._db.commit()
+            self._insert((article.doc_id, text_hash(text), cluster, best_sim or 1.0,
+                          sig.hashvalues.astype(np.uint64).tobytes(), prof.size, prof.chars, prof.date,
+                          " ".join(sorted(prof.numbers))))
             lsh.insert(article.doc_id, sig)
             self._sigs[article.doc_id] = sig
             self._profiles[article.doc_id] = prof
@@ -250,9 +290,7 @@ class StoryIndex:
             if self._lsh is not None and doc_id in self._sigs:
                 self._lsh.remove(doc_id)
                 del self._sigs[doc_id], self._profiles[doc_id]
-            self._db.execute("DELETE FROM stories WHERE doc_id = ?", (doc_id,))
-            if commit:
-                self._db.commit()
+            self._delete(doc_id, commit)
 
     def cluster_of(self, doc_ids: Iterable[str]) -> dict[str, str]:
         """Each article's cluster id (its own doc_id when it has no near-duplicate or is not indexed)."""
@@ -260,20 +298,18 @@ class StoryIndex:
         if not ids:
             return {}
         with self._lock:
-            rows = dict(self._db.execute(
-                f"SELECT doc_id, cluster FROM stories WHERE doc_id IN ({','.join('?' * len(ids))})", ids).fetchall())
+            rows = self._clusters(ids)
         return {d: str(rows.get(d, d)) for d in ids}
 
     def members(self, cluster: str) -> list[str]:
         """The doc_ids of a cluster, in the order they were stored."""
         with self._lock:
-            rows = self._db.execute("SELECT doc_id FROM stories WHERE cluster = ? ORDER BY rowid", (cluster,))
-            return [str(r[0]) for r in rows]
+            return self._members(cluster)
 
     def close(self) -> None:
         """Close the database."""
         with self._lock:
-            self._db.close()
+            self._close()
 
 
 def source_ref(article: Article) -> SourceRef:

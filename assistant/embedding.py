@@ -189,7 +189,8 @@ class OpenAIEmbedder(Embedder):
 
         self.base_url = base_url.rstrip("/")
         self.model = settings.embeddings_model
-        self.model_id = f"openai:{self.model}"
+        self.prefixes = settings.embeddings_prefixes  # e5's prefixes written client-side (the server ignores input_type)
+        self.model_id = f"openai:{self.model}" + ("+prefixes" if self.prefixes else "")
         key = settings.embeddings_api_key.get_secret_value() or "not-needed"
         self.client = openai.OpenAI(base_url=self.base_url, api_key=key, timeout=60.0, max_retries=RETRIES)
         self.batch_size = settings.embed_batch_size
@@ -209,12 +210,12 @@ class OpenAIEmbedder(Embedder):
         return np.vstack(parts) if parts else np.zeros((0, 0), dtype=np.float32)
 
     def embed_passages(self, texts: Sequence[str]) -> np.ndarray:
-        """Passages (``input_type: passage``)."""
-        return self._batched(texts, "passage")
+        """Passages (``input_type: passage``; with ``prefixes``, also ``passage: `` in the text)."""
+        return self._batched([f"passage: {t}" for t in texts] if self.prefixes else texts, "passage")
 
     def embed_queries(self, texts: Sequence[str]) -> np.ndarray:
-        """Queries (``input_type: query``)."""
-        return self._batched(texts, "query")
+        """Queries (``input_type: query``; with ``prefixes``, also ``query: `` in the text)."""
+        return self._batched([f"query: {t}" for t in texts] if self.prefixes else texts, "query")
 
 
 def make_embedder(settings: Settings) -> Embedder:

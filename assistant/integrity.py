@@ -1,23 +1,42 @@
 """Agreement of the indexes with the article store: ``assistant check`` finds orphans and gaps, ``--repair`` fixes them.
 
-The article store (SQLite) is the source of truth: an index may hold only chunk ids of stored articles, and must
-hold all of them. Each index is a small adapter listing the ids it holds, deleting given ids and re-adding stored
-articles; a new persistent index joins the check by being added to ``indexes_of``.
+The article store is the source of truth: an index may hold only chunk ids of stored articles, and must hold all of
+them. Each index is a small adapter listing the ids it holds, deleting given ids and re-adding stored articles; a new
+persistent index joins the check by being added to ``indexes_of``. What the check needs of the assistant (its
+stores, the writers' guard and how to embed an article again) is the ``Checked`` interface: this module imports
+nothing of the pipeline, which imports it.
 """
 
 from __future__ import annotations
 
-import os
 from collections import defaultdict
 from collections.abc import Iterable
 from dataclasses import dataclass, field
-from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
 if TYPE_CHECKING:
-    from .keyword import FtsKeywordIndex
-    from .pipeline import Assistant
+    from .backends import ArticleStore, CheckedKeywordIndex, SentenceVectorStore, WriteGuard
+    from .keyword import KeywordSearch
+    from .store import VectorStore
     from .types import Article, Chunk
+
+
+class Checked(Protocol):
+    """What a check needs: the stores, the writers' guard, and the repair that embeds articles again."""
+
+    @property
+    def docstore(self) -> ArticleStore: ...
+    @property
+    def vectors(self) -> VectorStore: ...
+    @property
+    def sentences(self) -> SentenceVectorStore: ...
+    @property
+    def keyword(self) -> KeywordSearch: ...
+    @property
+    def marker(self) -> WriteGuard: ...
+
+    def reindex(self, items: list[tuple[Article, list[Chunk]]]) -> None:
+        """Embed and store these articles' chunk and sentence vectors."""
 
 
 class Index(Protocol):
@@ -40,7 +59,7 @@ class ChromaIndex:
 
     name = "chroma"
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Checked) -> None:
         self.assistant = assistant
         self.vectors = assistant.vectors
 
@@ -55,34 +74,28 @@ class ChromaIndex:
     def restore(self, articles: list[tuple[Article, list[Chunk]]]) -> None:
         """Embed and store the articles' chunks (and their sentences) again."""
         for article, chunks in articles:
-            self.assistant._embed_and_index([(article, chunks)])
+            self.assistant.reindex([(article, chunks)])
 
 
 class KeywordIndex:
-    """The FTS5 keyword index beside the articles (written in the article's own transaction)."""
+    """The keyword index beside the articles (written in the article's own transaction)."""
 
     name = "keyword"
 
-    def __init__(self, assistant: Assistant, fts: FtsKeywordIndex) -> None:
-        self.docstore = assistant.docstore
-        self.fts = fts
+    def __init__(self, index: CheckedKeywordIndex) -> None:
+        self.index = index
 
     def ids(self) -> set[str]:
         """The chunk ids with indexed terms."""
-        with self.docstore.read() as conn:
-            return {f"{d}:{i}" for d, i in conn.execute("SELECT doc_id, idx FROM chunk_terms")}
+        return self.index.chunk_ids()
 
     def delete(self, ids: set[str]) -> None:
         """Remove indexed rows by chunk id."""
-        pairs = [tuple(c.rsplit(":", 1)) for c in ids]
-        with self.docstore.write() as conn:
-            conn.executemany("DELETE FROM chunk_terms WHERE doc_id = ? AND idx = ?", [(d, int(i)) for d, i in pairs])
+        self.index.delete_chunks(ids)
 
     def restore(self, articles: list[tuple[Article, list[Chunk]]]) -> None:
         """Index the articles' chunks again."""
-        with self.docstore.write() as conn:
-            for article, chunks in articles:
-                self.fts.on_put(conn, article, chunks)
+        self.index.reindex(articles)
 
 
 class SentenceIndex:
@@ -90,7 +103,7 @@ class SentenceIndex:
 
     name = "sentences"
 
-    def __init__(self, assistant: Assistant) -> None:
+    def __init__(self, assistant: Checked) -> None:
         self.assistant = assistant
 
     def ids(self) -> set[str]:
@@ -113,13 +126,13 @@ class SentenceIndex:
             self.assistant.sentences.sentence_vectors(article, sentence_spans(article.text))
 
 
-def indexes_of(assistant: Assistant) -> list[Index]:
+def indexes_of(assistant: Checked) -> list[Index]:
     """The indexes checked against the article store."""
-    from .keyword import FtsKeywordIndex
+    from .backends import CheckedKeywordIndex
 
-    keyword = assistant.retriever.keyword  # an external keyword engine is checked by its own tools
-    fts = [KeywordIndex(assistant, keyword)] if isinstance(keyword, FtsKeywordIndex) else []
-    return [ChromaIndex(assistant), *fts, SentenceIndex(assistant)]
+    keyword = assistant.keyword  # an external keyword engine is checked by its own tools
+    own = [KeywordIndex(keyword)] if isinstance(keyword, CheckedKeywordIndex) else []
+    return [ChromaIndex(assistant), *own, SentenceIndex(assistant)]
 
 
 @dataclass
@@ -154,6 +167,7 @@ class CheckReport:
     chunks: int
     indexes: list[IndexCheck]
     repaired: bool = False
+    deferred: bool = False  # a repair was asked for while another writer was active
 
     @property
     def ok(self) -> bool:
@@ -164,7 +178,9 @@ class CheckReport:
         """Human-readable report."""
         out = [f"article store: {self.documents} articles, {self.chunks} chunks"]
         out += [i.line(self.repaired) for i in self.indexes]
-        if not self.ok and not self.repaired:
+        if self.deferred:
+            out.append("another writer is active: nothing was repaired; run `assistant check --repair` when it ends")
+        elif not self.ok and not self.repaired:
             out.append("run `assistant check --repair` to remove the orphans and re-add what is missing")
         return out
 
@@ -174,23 +190,37 @@ def docs(chunk_ids: Iterable[str]) -> int:
     return len({c.rsplit(":", 1)[0] for c in chunk_ids})
 
 
-def check(assistant: Assistant, repair: bool = False) -> CheckReport:
-    """Compare every index with the article store; with ``repair``, make them agree."""
-    with assistant._write_lock:
-        stored = assistant.docstore.all_chunks()
-        truth = {c.chunk_id for c in stored}
-        results = []
-        for index in indexes_of(assistant):
-            held = index.ids()
-            result = IndexCheck(index.name, len(held), held - truth, truth - held)
-            if repair and not result.ok:
-                fix(assistant, index, result, stored)
-            results.append(result)
+def check(assistant: Checked, repair: bool = False) -> CheckReport:
+    """Compare every index with the article store; with ``repair``, make them agree (only while no other writer is
+    active: what a running writer has half-stored is not a crash's leftover)."""
+    if not repair:
+        return compare(assistant, repair=False)
+    with assistant.marker.repairing() as alone:
+        if not alone:
+            report = compare(assistant, repair=False)
+            report.deferred = True
+            return report
+        report = compare(assistant, repair=True)
+        assistant.marker.forget_crashed()
+        return report
+
+
+def compare(assistant: Checked, repair: bool) -> CheckReport:
+    """Each index against the article store (repairing it when asked)."""
+    stored = assistant.docstore.all_chunks()
+    truth = {c.chunk_id for c in stored}
+    results = []
+    for index in indexes_of(assistant):
+        held = index.ids()
+        result = IndexCheck(index.name, len(held), held - truth, truth - held)
+        if repair and not result.ok:
+            fix(assistant, index, result, stored)
+        results.append(result)
     documents, chunks = assistant.docstore.counts()
     return CheckReport(documents, chunks, results, repaired=repair)
 
 
-def fix(assistant: Assistant, index: Index, result: IndexCheck, stored: list[Chunk]) -> None:
+def fix(assistant: Checked, index: Index, result: IndexCheck, stored: list[Chunk]) -> None:
     """Delete the orphans, re-add the articles with missing chunks."""
     if result.orphans:
         index.delete(result.orphans)
@@ -201,40 +231,3 @@ def fix(assistant: Assistant, index: Index, result: IndexCheck, stored: list[Chu
         wanted = sorted({c.rsplit(":", 1)[0] for c in result.missing})
         articles = [(a, by_doc[d]) for d in wanted if (a := assistant.docstore.get(d)) is not None]
         index.restore(articles)
-
-
-class WriteMarker:
-    """A file naming the process that is writing; found when that process is gone, it means a crash mid-write."""
-
-    def __init__(self, path: Path) -> None:
-        self.path = path
-
-    def set(self) -> None:
-        """A write begins."""
-        self.path.parent.mkdir(parents=True, exist_ok=True)
-        self.path.write_text(str(os.getpid()), encoding="ascii")
-
-    def clear(self) -> None:
-        """The write finished."""
-        self.path.unlink(missing_ok=True)
-
-    def crashed(self) -> bool:
-        """Whether a write was left unfinished: the marker is there and its process is this one or gone."""
-        try:
-            pid = int(self.path.read_text(encoding="ascii").strip() or 0)
-        except FileNotFoundError:
-            return False
-        except (OSError, ValueError):
-            return True
-        return pid in (0, os.getpid()) or not process_alive(pid)
-
-
-def process_alive(pid: int) -> bool:
-    """Whether a process with this id runs (on this machine)."""
-    try:
-        os.kill(pid, 0)
-    except ProcessLookupError:
-        return False
-    except PermissionError:
-        return True
-    return True

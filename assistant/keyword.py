@@ -198,6 +198,23 @@ class FtsKeywordIndex(KeywordSearch):
         with self.docstore.write() as conn:
             self.on_delete(conn, doc_id)
 
+    def chunk_ids(self) -> set[str]:
+        """Every indexed chunk id (for consistency checks)."""
+        with self.docstore.read() as conn:
+            return {f"{d}:{i}" for d, i in conn.execute("SELECT doc_id, idx FROM chunk_terms")}
+
+    def delete_chunks(self, ids: set[str]) -> None:
+        """Remove indexed rows by chunk id (repairs)."""
+        pairs = [c.rsplit(":", 1) for c in ids]
+        with self.docstore.write() as conn:
+            conn.executemany("DELETE FROM chunk_terms WHERE doc_id = ? AND idx = ?", [(d, int(i)) for d, i in pairs])
+
+    def reindex(self, articles: Sequence[tuple[Article, Sequence[Chunk]]]) -> None:
+        """Index these stored articles' chunks again (repairs)."""
+        with self.docstore.write() as conn:
+            for article, chunks in articles:
+                self.on_put(conn, article, chunks)
+
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[KeywordHit]:
         """The k best chunks by FTS5's bm25() (k1 1.2, b 0.75) among those passing the filters."""
         match = fts_query(query)

@@ -16,7 +16,6 @@ from typing import TYPE_CHECKING
 from .chunking import SentenceSplitter, chunk_article
 from .conversation import anchor_articles, carry_over, is_follow_up, last_question, refers_back
 from .dates import filters_from_question, named_days
-from .integrity import WriteMarker
 from .loading import Limits, LoadError, file_key, load_paths
 from .types import (
     Answer,
@@ -38,13 +37,13 @@ if TYPE_CHECKING:
 
     from .answering import ExtractiveAnswerer
     from .answering.answerer import Scored
-    from .dedup import StoryIndex
+    from .backends import ArticleStore, SentenceVectorStore, StoryStore, WriteGuard
     from .embedding import Embedder
     from .generating import LLMWriter
+    from .keyword import KeywordSearch
     from .retrieving import HybridRetriever, Snapshot
-    from .sentences import SentenceStore
     from .settings import Settings
-    from .store import DocStore, VectorStore
+    from .store import VectorStore
 
 log = logging.getLogger("assistant.pipeline")
 Progress = Callable[[str, int, int], None]  # ("articles", done, total) and ("chunks", stored so far, 0)
@@ -68,29 +67,29 @@ class Assistant:
 
     def __init__(self, settings: Settings, embedder: Embedder | None = None,
                  clock: Callable[[], date] = date.today) -> None:
+        from . import backends
         from .answering import ExtractiveAnswerer
-        from .dedup import StoryIndex
         from .embedding import make_embedder
         from .generating import make_writer
         from .retrieving import HybridRetriever
-        from .sentences import SentenceStore
-        from .store import DocStore, VectorStore
+        from .store import VectorStore
 
         self.settings = settings
         self.clock = clock  # "today", for dates named relatively in questions («вчера»)
         self.embedder: Embedder = embedder or make_embedder(settings)
-        self.docstore: DocStore = DocStore(settings.docstore_path)
+        self.docstore: ArticleStore = backends.open_articles(settings)
         self.vectors: VectorStore = VectorStore(settings, self.embedder)
-        self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors)
+        self.retriever: HybridRetriever = HybridRetriever(self.docstore, self.vectors,
+                                                          backends.open_keyword(settings, self.docstore))
         self.retriever.warm_up()  # the first question is no slower than the next ones
-        self.sentences: SentenceStore = SentenceStore(settings.sentences_path, self.embedder)
+        self.sentences: SentenceVectorStore = backends.open_sentences(settings, self.embedder)
         self.answerer: ExtractiveAnswerer = ExtractiveAnswerer(self.embedder, settings, sentence_vectors=self.sentences)
         self.answerer.warm_up()
         self.splitter = SentenceSplitter(settings.chunk_chars, settings.chunk_overlap_sentences)
         self.writer: LLMWriter | None = make_writer(settings)  # optional generative answers, off by default
-        self.stories: StoryIndex = StoryIndex(settings.stories_path, settings.dedup_threshold)  # duplicate stories
+        self.stories: StoryStore = backends.open_stories(settings)  # duplicate stories
         self._write_lock = threading.RLock()  # re-entrant: a repair (integrity.check) runs inside an ingest
-        self.marker = WriteMarker(settings.data_dir / "ingest.pending")  # present while a write is under way
+        self.marker: WriteGuard = backends.open_write_guard(settings)  # marks a write under way, per writer
         self.ingest_listeners: list[Callable[[list[FileResult]], None]] = []  # e.g. standing questions (watches)
 
     # ---- ingestion -------------------------------------------------------------------------------------------
@@ -125,8 +124,8 @@ class Assistant:
 
         report = check(self, repair=True)
         if not report.ok:
-            log.warning("an earlier write did not finish; repaired: %s", "; ".join(report.lines()[1:]))
-        self.marker.clear()
+            log.warning("an earlier write did not finish; %s: %s", "deferred" if report.deferred else "repaired",
+                        "; ".join(report.lines()[1:]))
 
     def follow_other_writers(self) -> None:
         """After another process (``assistant ingest`` beside the web app) wrote the store, re-read what this one
@@ -232,6 +231,15 @@ class Assistant:
             return ""
         match = self.stories.add(article)
         return f"near-duplicate of {match.of} (similarity {match.similarity:.2f})" if match.kind == "near" else ""
+
+    @property
+    def keyword(self) -> KeywordSearch:
+        """The keyword index the retriever searches."""
+        return self.retriever.keyword
+
+    def reindex(self, items: list[tuple[Article, list[Chunk]]]) -> None:
+        """Embed and store these stored articles' chunk and sentence vectors again (repairs)."""
+        self._embed_and_index(items)
 
     def _embed_and_index(self, items: list[tuple[Article, list[Chunk]]]) -> None:
         """Embed each sentence once; store sentence vectors and chunk vectors (derived or embedded, by setting)."""

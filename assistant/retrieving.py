@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import functools
 from functools import cached_property
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, cast
 
 import numpy as np
 from langchain_core.callbacks import CallbackManagerForRetrieverRun
@@ -18,8 +18,10 @@ from langchain_core.retrievers import BaseRetriever
 from .types import Chunk, Filters, Hit
 
 if TYPE_CHECKING:
+    from .backends import ArticleStore as DocStore
     from .keyword import KeywordSearch
-    from .store import DocStore, VectorStore
+    from .store import DocStore as SqliteDocStore
+    from .store import VectorStore
 
 RRF_K = 60
 DEPTH = 3  # each retriever returns this many times k chunks before fusion
@@ -91,7 +93,7 @@ class HybridRetriever:
 
         self.docstore = docstore
         self.vectors = vectors
-        self.keyword: KeywordSearch = keyword or FtsKeywordIndex(docstore)
+        self.keyword: KeywordSearch = keyword or FtsKeywordIndex(cast("SqliteDocStore", docstore))
 
     def warm_up(self) -> None:
         """One vector search and one keyword search, so that the first question does not pay for loading the

@@ -29,6 +29,11 @@ class Settings(BaseSettings):
     chroma_url: str = Field(
         "", description="Use a Chroma server (http://127.0.0.1:8000) instead of the embedded database."
     )
+    database_url: SecretStr = Field(
+        SecretStr(""), description="Keep articles, keyword index, sentence vectors, stories, feedback and Slack "
+        "de-duplication in PostgreSQL (postgresql://user:password@host:5432/db) instead of SQLite files in the data "
+        "dir, so that replicas and ingest workers on several machines share them. Empty = embedded SQLite.",
+    )
 
     # embeddings
     embeddings: str = Field(
@@ -38,6 +43,10 @@ class Settings(BaseSettings):
     )
     embeddings_model: str = Field(
         "multilingual-e5-small", description="Model name sent to an openai: embeddings endpoint."
+    )
+    embeddings_prefixes: bool = Field(
+        False, description="Write e5's 'query: ' / 'passage: ' prefixes into the texts sent to an openai: endpoint, "
+        "for servers that ignore input_type (text-embeddings-inference, Infinity, vLLM).",
     )
     embeddings_api_key: SecretStr = Field(SecretStr(""), description="API key for an openai: embeddings endpoint.")
     embed_batch_size: int = Field(16, ge=1, description="Passages embedded per batch.")

@@ -25,6 +25,10 @@ class ModelMismatchError(RuntimeError):
     """The collection was built with another embedding model than the one configured."""
 
 
+class ChromaUnavailableError(RuntimeError):
+    """The configured Chroma server does not answer."""
+
+
 SCHEMA = """
 CREATE TABLE IF NOT EXISTS articles (
     doc_id TEXT PRIMARY KEY, title TEXT NOT NULL, date TEXT, source TEXT NOT NULL DEFAULT '',
@@ -237,8 +241,14 @@ def chroma_client(settings: Settings) -> Any:
     chroma_settings = ChromaSettings(anonymized_telemetry=False)
     if settings.chroma_url:
         url = urlparse(settings.chroma_url)
-        return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
-                                   ssl=url.scheme == "https", settings=chroma_settings)
+        try:
+            return chromadb.HttpClient(host=url.hostname or "127.0.0.1", port=url.port or 8000,
+                                       ssl=url.scheme == "https", settings=chroma_settings)
+        except Exception as exc:  # noqa: BLE001 - chromadb raises ValueError or a transport error when it is down
+            raise ChromaUnavailableError(
+                f"cannot reach the Chroma server at {url.hostname}:{url.port or 8000} (ASSISTANT_CHROMA_URL): is "
+                f"`chroma run` up there? ({str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__})"
+            ) from None
     settings.chroma_dir.mkdir(parents=True, exist_ok=True)
     return chromadb.PersistentClient(path=str(settings.chroma_dir), settings=chroma_settings)
 

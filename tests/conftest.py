@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 import os
 import socket
 from collections.abc import Iterator
@@ -12,6 +13,8 @@ import pytest
 
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
+
+from .pg_server import PgServer, available, start_postgres
 
 ROOT = Path(__file__).resolve().parent.parent
 CORPUS = ROOT / "corpus"
@@ -89,3 +92,32 @@ def shared_dir() -> Path:
     if not SHARED.is_dir():
         pytest.skip(f"{SHARED} is absent: evaluation data lives beside the repository only in the project workspace")
     return SHARED
+
+
+@pytest.fixture(scope="session")
+def pg() -> Iterator[PgServer]:
+    """A real PostgreSQL (Debian's postgresql-15) on loopback, started once per session in a temp folder."""
+    why = available()
+    if why:
+        pytest.skip(why)
+    server = start_postgres(free_port())
+    yield server
+    server.stop()
+
+
+_databases = itertools.count(1)
+
+
+def fresh_database(server: PgServer) -> str:
+    """A new empty database in the session's cluster; its URL."""
+    return server.create_db(f"t{os.getpid()}_{next(_databases)}")
+
+
+BACKENDS = ["embedded", "postgresql"]
+
+
+@pytest.fixture(params=BACKENDS)
+def backend_settings(request: pytest.FixtureRequest, tmp_path: Path) -> Settings:
+    """Settings of an empty store in each backend: SQLite files in a temp dir, or a fresh PostgreSQL database."""
+    url = fresh_database(request.getfixturevalue("pg")) if request.param == "postgresql" else ""
+    return make_settings(tmp_path / "data", database_url=url)

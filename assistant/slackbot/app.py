@@ -10,13 +10,14 @@ import threading
 from typing import TYPE_CHECKING, Any
 
 from .blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE
-from .dedupe import SeenRequests, dedupe_middleware
+from .dedupe import dedupe_middleware
 from .handlers import COMMENT_CALLBACK, SlackBot
 
 if TYPE_CHECKING:
     from slack_bolt import App
     from slack_sdk import WebClient
 
+    from ..backends import SeenStore
     from ..pipeline import Assistant
     from ..settings import Settings
 
@@ -80,7 +81,7 @@ def install_redaction(settings: Settings) -> Redact:
     return redact
 
 
-def register(app: App, bot: SlackBot, seen: SeenRequests) -> None:
+def register(app: App, bot: SlackBot, seen: SeenStore) -> None:
     """Wire the bot's behaviour to bolt listeners."""
     app.use(dedupe_middleware(seen))
     app.event("app_mention")(ack=ack_now, lazy=[bot.on_mention])
@@ -101,18 +102,17 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
 
     from slack_bolt import App
 
-    from ..feedback import FeedbackStore
+    from ..backends import open_feedback, open_seen
 
     # Without a signing secret, no HTTP request may verify (socket mode does not use it).
     secret = settings.slack_signing_secret.get_secret_value() or secrets.token_hex(32)
     install_redaction(settings)
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log,
               listener_executor=ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="slack-answer"))
-    seen = SeenRequests(settings.data_dir / "slack_seen.sqlite")
     from ..watches import make_watch_store
 
-    register(app, SlackBot(assistant, FeedbackStore(settings.feedback_path), log, settings.slack_command,
-                           make_watch_store(settings)), seen)
+    register(app, SlackBot(assistant, open_feedback(settings), log, settings.slack_command,
+                           make_watch_store(settings)), open_seen(settings))
     return app
 
 

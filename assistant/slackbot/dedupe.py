@@ -13,7 +13,10 @@ import threading
 import time
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+if TYPE_CHECKING:
+    from ..backends import SeenStore
 
 WINDOW_SECONDS = 3600.0  # Slack retries for minutes, signatures are valid for 5 minutes
 log = logging.getLogger("assistant.slackbot")
@@ -61,7 +64,7 @@ def request_key(body: dict[str, Any]) -> str | None:
     return None
 
 
-def dedupe_middleware(seen: SeenRequests) -> Any:
+def dedupe_middleware(seen: SeenStore) -> Any:
     """A global bolt middleware answering a repeated request (a Slack retry or a replay) with 200 and nothing else."""
     from slack_bolt import BoltResponse
 

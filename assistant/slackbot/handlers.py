@@ -28,7 +28,7 @@ from .watching import watch_command
 if TYPE_CHECKING:
     from slack_sdk import WebClient
 
-    from ..feedback import FeedbackStore
+    from ..backends import FeedbackLog as FeedbackStore
     from ..pipeline import Assistant
     from ..watches import WatchStore
 

@@ -163,6 +163,19 @@ async def upload_files(request: Request, max_file: int) -> list[UploadFile] | JS
     return files
 
 
+def add_delete(router: APIRouter, service: WebService) -> None:
+    """``DELETE /api/docs/{doc_id}``: delete a stored article (gone on every replica: the stores are shared)."""
+
+    @router.delete("/docs/{doc_id}", response_model=None)
+    async def delete_doc(doc_id: str) -> JSONResponse | dict[str, Any]:
+        """Delete a stored article → its id and title (404 when there is none)."""
+        try:
+            doc = await run_in_threadpool(service.delete, doc_id)
+        except InputError as exc:
+            return error(404, str(exc))
+        return {"deleted": doc.doc_id, "title": doc.title}
+
+
 def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> None:
     """Register the /api routes (before Gradio is mounted at /, so that they take precedence)."""
     deps = [Depends(basic_auth_checker(auth))] if auth else []
@@ -214,4 +227,5 @@ def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> N
         counts = {s: sum(1 for r in results if r.status == s) for s in ("added", "updated", "unchanged", "failed")}
         return {"results": out, "counts": counts, **(await run_in_threadpool(service.health))}
 
+    add_delete(router, service)
     app.include_router(router)

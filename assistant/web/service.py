@@ -9,8 +9,8 @@ from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
+from ..backends import open_feedback
 from ..dates import parse_user_date
-from ..feedback import FeedbackStore
 from ..loading import SUPPORTED
 from ..types import Answer, DocInfo, FileResult, Filters, Turn
 
@@ -84,7 +84,7 @@ class WebService:
         self.assistant = assistant
         self.settings = settings
         self.following = following  # feeds and standing questions (None: their controls do nothing)
-        self.feedback = FeedbackStore(settings.feedback_path)
+        self.feedback = open_feedback(settings)
         self.upload_dir = settings.data_dir / "uploads"
 
     def ask(self, question: object, history: Sequence[Turn] = (), filters: Filters | None = None) -> Answer:

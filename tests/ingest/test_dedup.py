@@ -7,8 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from assistant import backends
 from assistant.dedup import StoryIndex, collapse, normalise, renumber_text, text_hash
 from assistant.pipeline import Assistant
+from assistant.settings import Settings
 from assistant.types import Article, Citation, SourceRef
 
 from ..conftest import make_settings
@@ -41,9 +43,10 @@ def article(doc_id: str, text: str, source: str = "РИА Новости", day: 
 
 
 @pytest.fixture
-def index(tmp_path: Path) -> Iterator[StoryIndex]:
-    """An empty story index."""
-    idx = StoryIndex(tmp_path / "stories.sqlite")
+def index(backend_settings: Settings) -> Iterator[StoryIndex]:
+    """An empty story index (SQLite, and PostgreSQL)."""
+    idx = backends.open_stories(backend_settings)
+    assert isinstance(idx, StoryIndex)
     yield idx
     idx.close()
 

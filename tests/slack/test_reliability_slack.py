@@ -16,6 +16,7 @@ from urllib.parse import urlencode
 import httpx
 import pytest
 
+from assistant import backends
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
 from assistant.slackbot import build_bolt_app
@@ -192,12 +193,19 @@ def test_replayed_commands_and_clicks_run_once_even_after_a_restart(bot: Bot, as
         stop_bot(restarted)
 
 
-def test_seen_requests_persist_and_expire(tmp_path: Path) -> None:
+def test_seen_requests_persist_and_expire(backend_settings: Settings) -> None:
     now = [1000.0]
-    seen = SeenRequests(tmp_path / "seen.sqlite", window=60, clock=lambda: now[0])
+
+    def open_seen() -> SeenRequests:
+        seen = backends.open_seen(backend_settings)
+        assert isinstance(seen, SeenRequests)
+        seen.window, seen.clock = 60, lambda: now[0]
+        return seen
+
+    seen = open_seen()
     assert seen.first_time("event:1") and not seen.first_time("event:1")
     seen.close()
-    again = SeenRequests(tmp_path / "seen.sqlite", window=60, clock=lambda: now[0])
+    again = open_seen()  # another process (or replica) sees the same window
     assert not again.first_time("event:1")
     now[0] += 61
     assert again.first_time("event:1")

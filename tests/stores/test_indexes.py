@@ -5,10 +5,12 @@ from __future__ import annotations
 
 from datetime import date
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pytest
 
+from assistant import backends
 from assistant.chunking import SentenceSplitter, Span, chunk_article, sentence_spans
 from assistant.keyword import FtsKeywordIndex, KeywordIndex, terms
 from assistant.pipeline import Assistant
@@ -17,6 +19,11 @@ from assistant.store import DocStore, ModelMismatchError
 from assistant.types import Article, Filters
 
 from ..conftest import SEED_QUESTION, embedder_claiming, make_settings
+
+if TYPE_CHECKING:
+    from assistant.backends import ArticleStore
+    from assistant.keyword import KeywordSearch
+    from assistant.settings import Settings
 
 SPLITTER = SentenceSplitter(300, 1)
 ARTICLES = [
@@ -27,20 +34,25 @@ ARTICLES = [
 ]
 
 
-def put_all(store: DocStore, articles: list[Article]) -> None:
+def put_all(store: ArticleStore, articles: list[Article]) -> None:
     """Store articles with their chunks (the keyword index is written in the same transaction)."""
     for art in articles:
         store.put(art, art.doc_id, chunk_article(art, SPLITTER))
 
 
-def found(index: FtsKeywordIndex, query: str, filters: Filters | None = None) -> list[str]:
+def found(index: KeywordSearch, query: str, filters: Filters | None = None) -> list[str]:
     """Doc ids of the keyword hits, best first."""
     return [h.chunk_id.split(":")[0] for h in index.search(query, 10, filters)]
 
 
-def test_keyword_index_is_incremental_and_survives_a_restart(tmp_path: Path) -> None:
-    store = DocStore(tmp_path / "articles.sqlite")
-    index = FtsKeywordIndex(store)
+def open_keyword(settings: Settings) -> tuple[ArticleStore, Any]:
+    """The article store and its keyword index in the settings' backend."""
+    store = backends.open_articles(settings)
+    return store, backends.open_keyword(settings, store)
+
+
+def test_keyword_index_is_incremental_and_survives_a_restart(backend_settings: Settings) -> None:
+    store, index = open_keyword(backend_settings)
     put_all(store, ARTICLES[:2])
     assert found(index, "мост в Бишкеке") == ["a"]
     assert found(index, "Омск") == ["b"]
@@ -55,8 +67,7 @@ def test_keyword_index_is_incremental_and_survives_a_restart(tmp_path: Path) -> 
     assert found(index, "тоннель") == ["a"] and found(index, "три года") == []
     store.close()
 
-    reopened = DocStore(tmp_path / "articles.sqlite")
-    reindexed = FtsKeywordIndex(reopened)
+    reopened, reindexed = open_keyword(backend_settings)
     assert found(reindexed, "тоннель") == ["a"] and found(reindexed, "стадион") == ["c"]
     assert found(reindexed, "Омск") == ["c"]  # the deletion persisted too
     assert reindexed.doc_ids() == ["a", "c"]
@@ -65,9 +76,8 @@ def test_keyword_index_is_incremental_and_survives_a_restart(tmp_path: Path) -> 
     reopened.close()
 
 
-def test_keyword_filters_apply_inside_the_index(tmp_path: Path) -> None:
-    store = DocStore(tmp_path / "articles.sqlite")
-    index = FtsKeywordIndex(store)
+def test_keyword_filters_apply_inside_the_index(backend_settings: Settings) -> None:
+    store, index = open_keyword(backend_settings)
     put_all(store, ARTICLES)
     assert set(found(index, "Омск")) == {"b", "c"}
     assert found(index, "Омск", Filters(date_from=date(2017, 1, 1))) == ["b"]
@@ -78,9 +88,8 @@ def test_keyword_filters_apply_inside_the_index(tmp_path: Path) -> None:
     store.close()
 
 
-def test_keyword_scores_and_idf_agree_with_bm25s(tmp_path: Path) -> None:
-    store = DocStore(tmp_path / "articles.sqlite")
-    index = FtsKeywordIndex(store)
+def test_keyword_scores_and_idf_agree_with_bm25s(backend_settings: Settings) -> None:
+    store, index = open_keyword(backend_settings)
     put_all(store, ARTICLES)
     reference = KeywordIndex([f"{a.title}\n{a.text}" for a in ARTICLES])
     for term in [*terms("Омск мост выборы"), "несуществующ"]:
