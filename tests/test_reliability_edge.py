@@ -82,15 +82,22 @@ class Sent:
     reply: bytes
 
 
-def send_chunked(port: int, path: str, total: int, headers: dict[str, str], chunk: int = 64 * 1024) -> Sent:
-    """POST ``total`` bytes with Transfer-Encoding: chunked (no Content-Length), stopping as soon as the server
-    answers or closes; returns what was sent and the reply."""
+MULTIPART_HEAD = (b'--xyz\r\nContent-Disposition: form-data; name="files"; filename="big.txt"\r\n'
+                  b"Content-Type: text/plain\r\n\r\n")  # one file part that never ends
+
+
+def send_chunked(port: int, path: str, total: int, headers: dict[str, str], chunk: int = 64 * 1024,
+                 first: bytes = b"") -> Sent:
+    """POST ``first`` and then ``total`` bytes with Transfer-Encoding: chunked (no Content-Length), stopping as
+    soon as the server answers or closes; returns what was sent and the reply."""
     head = "".join(f"{k}: {v}\r\n" for k, v in {"Host": f"127.0.0.1:{port}", "Transfer-Encoding": "chunked",
                                                   **headers}.items())
     piece = f"{chunk:x}\r\n".encode() + b"a" * chunk + b"\r\n"
     sent = 0
     with socket.create_connection(("127.0.0.1", port), timeout=60) as sock:
         sock.sendall(f"POST {path} HTTP/1.1\r\n{head}\r\n".encode())
+        if first:
+            sock.sendall(f"{len(first):x}\r\n".encode() + first + b"\r\n")
         with contextlib.suppress(OSError):
             while sent < total and not select.select([sock], [], [], 0)[0]:
                 sock.sendall(piece)
@@ -142,7 +149,8 @@ def test_a_200_mb_chunked_body_is_refused_without_being_read(served: tuple[subpr
     proc, port = served
     kind = "application/json" if path == "/api/ask" else "multipart/form-data; boundary=xyz"
     before = peak_rss_mb(proc.pid)
-    sent = send_chunked(port, path, 200 * MB, {"Authorization": basic(), "Content-Type": kind})
+    sent = send_chunked(port, path, 200 * MB, {"Authorization": basic(), "Content-Type": kind},
+                        first=b"" if path == "/api/ask" else MULTIPART_HEAD)
     growth = peak_rss_mb(proc.pid) - before
     print(f"{path}: {sent.body_bytes / MB:.1f} MB sent before the answer, peak RSS +{growth:.0f} MB")
     assert sent.status == 413, sent.reply[:300]
@@ -269,7 +277,8 @@ def open_url(small: Assistant) -> Iterator[str]:
 
 def test_the_chat_upload_route_stops_reading_a_huge_chunked_body(open_url: str) -> None:
     port = int(open_url.rsplit(":", 1)[1])
-    sent = send_chunked(port, "/gradio_api/upload", 200 * MB, {"Content-Type": "multipart/form-data; boundary=xyz"})
+    sent = send_chunked(port, "/gradio_api/upload", 200 * MB, {"Content-Type": "multipart/form-data; boundary=xyz"},
+                        first=MULTIPART_HEAD)
     assert sent.status == 413 and sent.body_bytes < 50 * MB, (sent.body_bytes, sent.reply[:300])
 
 
