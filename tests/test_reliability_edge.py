@@ -25,7 +25,6 @@ import pytest
 from pydantic import SecretStr
 
 from assistant.pipeline import Assistant
-from assistant.settings import Settings
 from assistant.slackbot import build_bolt_app
 from assistant.slackbot.app import make_http_server
 from assistant.web import build_app
@@ -209,9 +208,9 @@ def test_the_slack_endpoint_refuses_a_huge_chunked_body_unread(tmp_path: Path) -
 
 
 @pytest.fixture(scope="module")
-def small(assistant: Assistant, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
-    """A separate store (same model) with the seed article."""
-    helper = Assistant(make_settings(tmp_path_factory.mktemp("edge-small")), embedder=assistant.embedder)
+def small(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Assistant]:
+    """A store of its own with the seed article (not the shared demo store: these tests need one article)."""
+    helper = Assistant(make_settings(tmp_path_factory.mktemp("edge-small")))
     assert not helper.ingest([CORPUS / "000_348cd98c955992e8.txt"]).failed
     yield helper
     helper.close()
@@ -428,13 +427,12 @@ class HeldOpenAI(FakeOpenAI):
         return Reply("Во время визита были подписаны документы [1].")
 
 
-def test_slack_acks_never_wait_behind_held_answers(assistant: Assistant, settings: Settings,
-                                                   tmp_path: Path) -> None:
+def test_slack_acks_never_wait_behind_held_answers(small: Assistant, tmp_path: Path) -> None:
     fake, fake_server = start_fake_slack()
     llm = HeldOpenAI().start()
     secret = "ack-secret"
-    slow = Assistant(make_settings(settings.data_dir, llm=f"openai:{llm.base_url}", llm_timeout=300.0),
-                     embedder=assistant.embedder)
+    slow = Assistant(make_settings(small.settings.data_dir, llm=f"openai:{llm.base_url}", llm_timeout=300.0),
+                     embedder=small.embedder)
     bot_settings = make_settings(tmp_path, slack_bot_token="xoxb-ack", slack_signing_secret=secret,
                                  slack_api_url=fake.api_url)
     server = make_http_server(build_bolt_app(slow, bot_settings), "127.0.0.1", 0)
