@@ -462,9 +462,11 @@ def test_slack_acks_never_wait_behind_held_answers(small: Assistant, tmp_path: P
         acks = [post(command, form), post(urlencode({"payload": json.dumps(payload)}), form)]
         assert [a.status_code for a in acks] == [200, 200], [a.text for a in acks]
         assert not llm.gate.is_set() and not fake.of("response_url")  # acked while every answer was still held
+        llm.gate.set()
+        expected = {f"held-{i}" for i in range(8)} | {"late", "click"}
+        fake.wait_for(lambda: {c.path.rsplit("/", 1)[-1] for c in fake.of("response_url")} >= expected, timeout=300)
     finally:
         llm.gate.set()
-        fake.wait_for(lambda: len(fake.of("response_url")) >= 9, timeout=300)
         server.shutdown()
         server.server_close()
         llm.stop()
