@@ -151,6 +151,7 @@ def ask(question: str, as_json: bool, date_from: date | None, date_to: date | No
     filters = parse_filters(date_from, date_to, sources)
     if not question.strip():  # before the model is loaded
         raise click.ClickException("the question is empty: ask something, e.g. «Что подписали во время визита?»")
+    check_utf8(question, "the question", *sources)
     assistant = open_assistant(settings)
     try:
         answer = assistant.ask(question, filters=filters)
@@ -160,6 +161,17 @@ def ask(question: str, as_json: bool, date_from: date | None, date_to: date | No
         click.echo(json.dumps(answer.to_dict(), ensure_ascii=False, indent=2))
     else:
         click.echo(format_answer(answer))
+
+
+def check_utf8(text: str, what: str, *more: str) -> None:
+    """Refuse arguments that are not valid UTF-8 (bytes the terminal passed through undecoded) with a clear message."""
+    for value in (text, *more):
+        try:
+            value.encode("utf-8")
+        except UnicodeEncodeError:
+            shown = value.encode("utf-8", "surrogateescape").decode("utf-8", "backslashreplace")
+            raise click.ClickException(f"{what if value is text else 'a --source'} is not valid UTF-8 text "
+                                       f"({shown[:60]}): check the terminal's encoding (UTF-8)") from None
 
 
 def format_answer(answer: Answer) -> str:

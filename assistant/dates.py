@@ -188,7 +188,7 @@ def filters_from_question(question: str, given: Filters, today: date) -> tuple[F
     return Filters(date_from=mention.date_from, date_to=mention.date_to, sources=given.sources), rest
 
 
-def parse_date(value: Any, field_name: str = "date") -> str | None:
+def parse_date(value: Any, field_name: str = "date", require: tuple[str, ...] = ()) -> str | None:
     """ISO ``YYYY-MM-DD`` from a date, an ISO string or a written date (Russian or English); None if empty."""
     if value in (None, ""):
         return None
@@ -205,7 +205,8 @@ def parse_date(value: Any, field_name: str = "date") -> str | None:
             pass
     import dateparser
 
-    parsed = dateparser.parse(text, languages=["ru", "en"], settings={"DATE_ORDER": "DMY"})
+    parsed = dateparser.parse(text, languages=["ru", "en"],
+                              settings={"DATE_ORDER": "DMY", "REQUIRE_PARTS": list(require)})
     if parsed is None:
         raise ValueError(f'field "{field_name}": cannot read {text!r} as a date; use YYYY-MM-DD')
     return parsed.date().isoformat()
@@ -216,7 +217,7 @@ def parse_user_date(text: str | None, field: str) -> date | None:
     if text is None or not text.strip():
         return None
     try:
-        iso = parse_date(text.strip(), field)
+        iso = parse_date(text.strip(), field, require=("day", "month", "year"))  # "1" is no date, not the 1st
     except ValueError:
         raise ValueError(f"{field}: {text.strip()!r} is not a date; use {ACCEPTED_FORMATS}") from None
     return date.fromisoformat(iso) if iso else None

@@ -103,6 +103,14 @@ class Settings(BaseSettings):
     host: str = Field("127.0.0.1", description="Address the web app listens on.")
     port: int = Field(7860, description="Port of the web app.")
     auth: SecretStr = Field(SecretStr(""), description="Optional login: user:password,user2:password2.")
+    allowed_origins: str = Field(
+        "", description="Other origins whose pages may post to the web app, comma-separated "
+        "(https://intranet.example); the app's own host is always allowed, any other is refused.",
+    )
+    trusted_proxies: str = Field(
+        "", description="Addresses of reverse proxies whose X-Forwarded-For is believed (comma-separated IPs or "
+        "networks); empty = none, every client is its connection's address.",
+    )
     demo_corpus: Path = Field(
         default_factory=lambda: Path(__file__).resolve().parent.parent / "corpus",
         description="Folder ingested on start when the store is empty (serve --demo).",
@@ -181,4 +189,11 @@ class Settings(BaseSettings):
             if not sep or not user or not password:  # the message never repeats the value: it holds a password
                 raise ValueError(f"ASSISTANT_AUTH: entry {n} is not user:password (comma-separated pairs)")
             pairs.append((user, password))
+        if raw and not pairs:  # set, yet no login: refuse rather than start an open server
+            raise ValueError("ASSISTANT_AUTH is set but holds no user:password pair: set user:password "
+                             "(comma-separated pairs), or leave it empty for no login")
         return pairs
+
+    def origins(self) -> list[str]:
+        """Parsed ``allowed_origins``."""
+        return [o.strip() for o in self.allowed_origins.split(",") if o.strip()]

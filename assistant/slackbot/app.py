@@ -2,13 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import logging
 import re
 import secrets
 import socket
 import threading
+from collections.abc import Callable
+from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
+from ..web.guards import BodyLimit, body_limit
 from .blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE
 from .dedupe import dedupe_middleware
 from .handlers import COMMENT_CALLBACK, SlackBot
@@ -81,14 +85,32 @@ def install_redaction(settings: Settings) -> Redact:
     return redact
 
 
-def register(app: App, bot: SlackBot, seen: SeenStore) -> None:
-    """Wire the bot's behaviour to bolt listeners."""
+def deferred(pool: Executor, func: Callable[..., None]) -> Callable[..., None]:
+    """The lazy listener ``func``, handed to ``pool`` (the answers' threads): bolt's own threads, which run the
+    acks, only pass it on, so an ack never waits behind answers being computed."""
+
+    def run(kwargs: dict[str, Any]) -> None:
+        try:
+            func(**kwargs)
+        except Exception:  # noqa: BLE001 - a failed answer must not go unnoticed, nor stop the pool
+            log.exception("the %s listener failed", func.__name__)
+
+    @functools.wraps(func)  # bolt reads the wrapped function's parameters to pass its arguments
+    def submit(**kwargs: Any) -> None:
+        pool.submit(run, kwargs)
+
+    return submit
+
+
+def register(app: App, bot: SlackBot, seen: SeenStore, answers: Executor) -> None:
+    """Wire the bot's behaviour to bolt listeners (the answers run in ``answers``)."""
     app.use(dedupe_middleware(seen))
-    app.event("app_mention")(ack=ack_now, lazy=[bot.on_mention])
-    app.event("message")(ack=ack_now, lazy=[bot.on_message])
-    app.command(bot.command)(ack=ack_now, lazy=[bot.on_command])
-    app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(ack=ack_now, lazy=[bot.on_feedback])
-    app.action(SHARE)(ack=ack_now, lazy=[bot.on_share])
+    app.event("app_mention")(ack=ack_now, lazy=[deferred(answers, bot.on_mention)])
+    app.event("message")(ack=ack_now, lazy=[deferred(answers, bot.on_message)])
+    app.command(bot.command)(ack=ack_now, lazy=[deferred(answers, bot.on_command)])
+    app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(ack=ack_now,
+                                                                  lazy=[deferred(answers, bot.on_feedback)])
+    app.action(SHARE)(ack=ack_now, lazy=[deferred(answers, bot.on_share)])
 
     @app.view(COMMENT_CALLBACK)
     def comment_submitted(ack: Any, view: dict[str, Any]) -> None:
@@ -108,16 +130,18 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
     secret = settings.slack_signing_secret.get_secret_value() or secrets.token_hex(32)
     install_redaction(settings)
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log,
-              listener_executor=ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="slack-answer"))
+              listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="slack-ack"))
     from ..watches import make_watch_store
 
-    register(app, SlackBot(assistant, open_feedback(settings), log, settings.slack_command,
-                           make_watch_store(settings)), open_seen(settings))
+    answers = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="slack-answer")
+    bot = SlackBot(assistant, open_feedback(settings), log, settings.slack_command, make_watch_store(settings))
+    register(app, bot, open_seen(settings), answers)
     return app
 
 
 DISPATCH_THREADS = 128
-ANSWER_THREADS = 4  # answers (lazy listeners) computed at once; the acks keep a core's share to themselves
+ANSWER_THREADS = 4  # answers (lazy listeners) computed at once, in their own pool
+ACK_THREADS = 32  # bolt's threads: acks, and handing the answers to their pool (never blocked by an answer)
 MAX_BODY_BYTES = 1024 * 1024  # Slack's payloads are far smaller
 TIMESTAMP_RE = re.compile(r"\d{1,12}")
 
@@ -148,11 +172,7 @@ def make_asgi_app(app: App) -> Any:
     dispatch_limiter = anyio.CapacityLimiter(DISPATCH_THREADS)  # acks are quick: never queue them behind 40
 
     async def events(request: Request) -> Response:
-        length = request.headers.get("content-length") or "0"
-        if not length.isdigit() or int(length) > MAX_BODY_BYTES:
-            log.warning("refused a request of %s bytes from %s", length[:20], request.client and request.client.host)
-            return JSONResponse({"error": "request too large"}, status_code=413)
-        body = await request.body()
+        body = await request.body()  # at most MAX_BODY_BYTES: the body limit below refuses more as it streams
         if not verified(request.headers, body, secret):
             log.warning("refused an unsigned or stale request (%d bytes) from %s", len(body),
                         request.client and request.client.host)
@@ -161,7 +181,8 @@ def make_asgi_app(app: App) -> Any:
                                                        limiter=dispatch_limiter)
         return to_starlette_response(bolt_response)
 
-    return Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"])])
+    limit = BodyLimit(MAX_BODY_BYTES, "request too large")
+    return body_limit(Starlette(routes=[Route(EVENTS_PATH, events, methods=["POST"])]), lambda path: limit)
 
 
 class HttpServer:

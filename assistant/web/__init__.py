@@ -24,8 +24,9 @@ def build_app(assistant: Assistant, settings: Settings | None = None, following:
     from fastapi import FastAPI
 
     from ..following import open_following
-    from .api import add_api
+    from .api import add_api, body_limits
     from .following_ui import FOLLOW_CSS
+    from .guards import body_limit, same_origin
     from .render import CSS, JS_HEAD
     from .service import WebService
     from .ui import build_ui, system_font_theme
@@ -36,6 +37,8 @@ def build_app(assistant: Assistant, settings: Settings | None = None, following:
     app = FastAPI(title="News assistant", description="Question answering over news articles with verbatim quotes.")
     app.state.service = service
     add_api(app, service, auth)
+    app.add_middleware(body_limit, limit_for=body_limits(int(settings.max_file_mb * 2**20)))
+    app.add_middleware(same_origin, allowed=settings.origins(), json_paths=("/api/ask",))  # the outermost
     add_favicon(app)
     blocks = build_ui(service)
     blocks.queue(default_concurrency_limit=4)
@@ -91,6 +94,7 @@ def serve(settings: Settings, demo: bool = True) -> None:
     import uvicorn
 
     from ..pipeline import Assistant
+    from .server import proxy_options
 
     print("Loading the embedding model …", flush=True)
     assistant = Assistant(settings)
@@ -105,6 +109,6 @@ def serve(settings: Settings, demo: bool = True) -> None:
           flush=True)
     try:
         uvicorn.run(app, host=settings.host, port=settings.port, log_level="warning", backlog=2048,
-                    timeout_graceful_shutdown=10)
+                    timeout_graceful_shutdown=10, **proxy_options(settings.trusted_proxies))
     finally:
         assistant.close()

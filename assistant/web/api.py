@@ -7,6 +7,7 @@ import binascii
 import secrets
 import threading
 import time
+from collections import OrderedDict
 from collections.abc import Callable
 from typing import Any
 
@@ -15,13 +16,16 @@ import anyio.to_thread
 from fastapi import APIRouter, Depends, FastAPI, Request
 from fastapi.concurrency import run_in_threadpool
 from fastapi.responses import JSONResponse
-from starlette.datastructures import UploadFile
+from starlette.datastructures import Headers, UploadFile
 
 from ..types import Filters, Turn
-from .service import InputError, WebService, parse_filters, parse_history, unsupported
+from .guards import BodyLimit
+from .service import InputError, WebService, clean_text, parse_filters, parse_history, unsupported
 
 MAX_ASK_BODY = 256 * 1024  # a question is shortened to ASSISTANT_MAX_QUESTION_CHARS anyway; history fits easily
 MAX_FILES_PER_UPLOAD = 20
+MAX_OTHER_BODY = 8 * 2**20  # the chat's own JSON calls (a message and its history)
+UPLOAD_PATHS = ("/api/ingest", "/gradio_api/upload")
 ASK_CONCURRENCY = 4  # questions answered at once through /api/ask; more wait their turn
 DOCS_PATHS = ("/docs", "/docs/oauth2-redirect", "/redoc", "/openapi.json")
 
@@ -59,11 +63,13 @@ def basic_auth_checker(pairs: list[tuple[str, str]]) -> Any:
 
 
 class AuthThrottle:
-    """Wrong passwords per client address: after ``limit`` failures within ``window`` s, refuse it for a while."""
+    """Wrong passwords per client address: after ``limit`` failures within ``window`` s, refuse it for a while.
+    At most ``max_clients`` addresses are remembered (the stalest forgotten first)."""
 
-    def __init__(self, limit: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic) -> None:
-        self.limit, self.window, self.clock = limit, window, clock
-        self._failures: dict[str, list[float]] = {}
+    def __init__(self, limit: int = 10, window: float = 60.0, clock: Callable[[], float] = time.monotonic,
+                 max_clients: int = 10_000) -> None:
+        self.limit, self.window, self.clock, self.max_clients = limit, window, clock, max_clients
+        self._failures: OrderedDict[str, list[float]] = OrderedDict()
         self._lock = threading.Lock()
 
     def wait(self, client: str) -> float:
@@ -71,13 +77,22 @@ class AuthThrottle:
         now = self.clock()
         with self._lock:
             recent = [t for t in self._failures.get(client, []) if now - t < self.window]
-            self._failures[client] = recent
+            if recent:
+                self._failures[client] = recent
+            else:
+                self._failures.pop(client, None)
             return self.window - (now - recent[-self.limit]) if len(recent) >= self.limit else 0.0
 
     def failed(self, client: str) -> None:
         """Record a failed login."""
         with self._lock:
             self._failures.setdefault(client, []).append(self.clock())
+            self._failures.move_to_end(client)
+            while len(self._failures) > self.max_clients:
+                self._failures.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._failures)
 
 
 def auth_guard(app: Any, check: Callable[[Request], str], throttle: AuthThrottle) -> Any:
@@ -100,13 +115,16 @@ def auth_guard(app: Any, check: Callable[[Request], str], throttle: AuthThrottle
             try:
                 check(Request(scope))
             except AuthFailed:
-                throttle.failed(client)
+                if "authorization" in Headers(scope=scope):
+                    throttle.failed(client)
                 await error(401, "authentication required: HTTP basic with a user:password")(scope, receive, send)
                 return
 
+        tried = "authorization" in Headers(scope=scope)  # no credentials at all is not a wrong password
+
         async def watch(message: dict[str, Any]) -> None:
             if message["type"] == "http.response.start" and (
-                    message["status"] == 401 or (path == "/login" and message["status"] in (400, 401))):
+                    (message["status"] == 401 and tried) or (path == "/login" and message["status"] == 400)):
                 throttle.failed(client)
             await send(message)
 
@@ -127,22 +145,28 @@ def parse_ask_body(body: Any) -> tuple[str, list[Turn], Filters]:
     question = body.get("question")
     if not isinstance(question, str) or not question.strip():
         raise InputError("question: must be a non-empty string")
-    return question, history, filters
+    return clean_text(question, "question"), history, filters
 
 
-def too_large(request: Request, limit: int) -> bool:
-    """Whether the request declares a body over ``limit`` bytes."""
-    try:
-        return int(request.headers.get("content-length") or 0) > limit
-    except ValueError:
-        return True
+def body_limits(max_file: int) -> Callable[[str], BodyLimit]:
+    """The request-body limit of each path: questions, uploads (several files) and everything else."""
+    mb = max_file / 2**20
+    ask = BodyLimit(MAX_ASK_BODY, f"the body is over {MAX_ASK_BODY // 1024} KB: ask a shorter question")
+    upload = BodyLimit(max_file * 4 + 2**16, f"the upload is over {mb * 4:g} MB: send fewer or smaller files "
+                       f"(each at most {mb:g} MB, ASSISTANT_MAX_FILE_MB)")
+    other = BodyLimit(MAX_OTHER_BODY, f"the request body is over {MAX_OTHER_BODY // 2**20} MB")
+
+    def limit_for(path: str) -> BodyLimit:
+        if path == "/api/ask":
+            return ask
+        return upload if path.startswith(UPLOAD_PATHS) else other
+
+    return limit_for
 
 
 async def upload_files(request: Request, max_file: int) -> list[UploadFile] | JSONResponse:
     """The uploaded files of a multipart request, or the error response saying what is wrong with them."""
     mb = max_file / 2**20
-    if too_large(request, max_file * 4):
-        return error(413, f"the upload is over {mb * 4:g} MB: send fewer or smaller files (each at most {mb:g} MB)")
     try:
         form = await request.form()
     except Exception:  # noqa: BLE001 - not multipart, or malformed
@@ -197,10 +221,10 @@ def add_api(app: FastAPI, service: WebService, auth: list[tuple[str, str]]) -> N
     @router.post("/ask", response_model=None)
     async def ask(request: Request) -> JSONResponse | dict[str, Any]:
         """JSON ``{question, history?, filters?}`` → ``Answer.to_dict()``."""
-        if too_large(request, MAX_ASK_BODY):
-            return error(413, f"the body is over {MAX_ASK_BODY // 1024} KB: ask a shorter question")
         try:
             body = await request.json()
+        except RecursionError:
+            return error(400, "the JSON body is nested too deeply: send {\"question\": \"...\"}")
         except ValueError:
             return error(400, 'the body must be JSON: {"question": "...", "history": [...], "filters": {...}}')
         try:

@@ -16,15 +16,22 @@ def free_port(host: str = "127.0.0.1") -> int:
         return int(sock.getsockname()[1])
 
 
+def proxy_options(trusted_proxies: str = "") -> dict[str, Any]:
+    """uvicorn's options that believe X-Forwarded-For only from the listed proxies (none when empty)."""
+    trusted = [p.strip() for p in trusted_proxies.split(",") if p.strip()]
+    return {"proxy_headers": bool(trusted), "forwarded_allow_ips": trusted or None}
+
+
 class BackgroundServer:
     """uvicorn serving ``app`` on ``host:port`` in a daemon thread until ``stop()``."""
 
-    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None) -> None:
+    def __init__(self, app: Any, host: str = "127.0.0.1", port: int | None = None, trusted_proxies: str = "") -> None:
         import uvicorn
 
         self.host = host
         self.port = port or free_port(host)
-        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on")
+        config = uvicorn.Config(app, host=host, port=self.port, log_level="warning", lifespan="on",
+                                **proxy_options(trusted_proxies))
         self.server = uvicorn.Server(config)
         self.thread = threading.Thread(target=self.server.run, name=f"uvicorn-{self.port}", daemon=True)
 

@@ -24,10 +24,23 @@ class InputError(ValueError):
     """Bad input from a user or an API client; the message says what to fix."""
 
 
+def clean_text(value: str, name: str) -> str:
+    """The text itself when it is valid Unicode; an InputError naming the field when it holds a lone surrogate."""
+    try:
+        value.encode("utf-8")
+    except UnicodeEncodeError as exc:
+        bad = f"U+{ord(value[exc.start]):04X}"
+        raise InputError(f"{name}: holds an invalid character ({bad}, half of a surrogate pair) at position "
+                         f"{exc.start}: send valid UTF-8 text") from None
+    return value
+
+
 def parse_date(value: object, name: str) -> date | None:
     """A date from ``2025-10-27``, ``27.10.2025`` or a written date («27 октября 2025», "Oct 27 2025"); None if empty."""
     if value is not None and not isinstance(value, str):
         raise InputError(f"{name}: expected a date such as 2025-10-27 (YYYY-MM-DD), got {value!r}")
+    if value is not None:
+        clean_text(value, name)
     try:
         return parse_user_date(value, name)
     except ValueError as exc:
@@ -42,9 +55,9 @@ def parse_filters(date_from: object = None, date_to: object = None, sources: obj
     if sources is None:
         items: tuple[str, ...] = ()
     elif isinstance(sources, str):
-        items = (sources,) if sources.strip() else ()
+        items = (clean_text(sources, "sources"),) if sources.strip() else ()
     elif isinstance(sources, list | tuple) and all(isinstance(s, str) for s in sources):
-        items = tuple(s for s in sources if s.strip())
+        items = tuple(clean_text(s, "sources") for s in sources if s.strip())
     else:
         raise InputError("sources: expected a list of source names")
     return Filters(date_from=lo, date_to=hi, sources=items)
@@ -61,7 +74,7 @@ def parse_history(history: object) -> list[Turn]:
         if not isinstance(item, dict) or item.get("role") not in ("user", "assistant") \
                 or not isinstance(item.get("content"), str):
             raise InputError(f'history[{i}]: expected {{"role": "user"|"assistant", "content": "..."}}')
-        turns.append(Turn(role=item["role"], content=item["content"]))
+        turns.append(Turn(role=item["role"], content=clean_text(item["content"], f"history[{i}].content")))
     return turns
 
 
@@ -91,6 +104,7 @@ class WebService:
         """Validate and ask."""
         if not isinstance(question, str) or not question.strip():
             raise InputError("question: must be a non-empty string")
+        question = clean_text(question, "question")
         return self.assistant.ask(question.strip(), history=list(history), filters=filters or Filters())
 
     def save_upload(self, name: str, source: Path | bytes) -> Path:

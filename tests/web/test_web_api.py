@@ -113,6 +113,8 @@ def test_ask_bad_input_is_400(http: httpx.Client, body: object, fragment: str) -
 
 def test_ask_not_json_is_400(http: httpx.Client) -> None:
     resp = http.post("/api/ask", content=b"question=hi", headers={"content-type": "text/plain"})
+    assert resp.status_code == 415 and "JSON" in resp.json()["error"]  # not JSON by its type: refused unread
+    resp = http.post("/api/ask", content=b"question=hi", headers={"content-type": "application/json"})
     assert resp.status_code == 400 and "JSON" in resp.json()["error"]
 
 
