@@ -2,7 +2,7 @@
 
 Run after a change to ranking or printing: ``python scripts/readme_example.py --write [--data-dir DIR]`` (the data
 dir must hold the demo corpus, e.g. the one `assistant serve` fills; default: a fresh temp dir, ingested now).
-tests/test_readme_example.py fails when the README's block differs from what the code prints.
+tests/docs/test_readme_example.py fails when the README's block differs from what the code prints.
 """
 
 from __future__ import annotations

@@ -16,7 +16,7 @@ import pytest
 from assistant import backends
 from assistant.settings import Settings
 
-from .conftest import CORPUS, cache_dir
+from ..conftest import CORPUS, cache_dir
 
 SEED_FILE = "000_348cd98c955992e8.txt"
 HANG_GUARD = 120.0

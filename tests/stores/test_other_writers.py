@@ -13,8 +13,8 @@ import pytest
 from assistant.pipeline import Assistant
 from assistant.types import Filters
 
-from .conftest import CORPUS, make_settings
-from .test_reliability_ingest import SEED_FILE, cli_env
+from ..conftest import CORPUS, make_settings
+from ..ingest.test_reliability_ingest import SEED_FILE, cli_env
 
 TOWNS = ["Твери", "Калуге", "Вологде", "Костроме", "Рязани", "Туле", "Пскове", "Орле", "Курске", "Брянске"]
 

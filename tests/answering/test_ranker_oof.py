@@ -18,7 +18,7 @@ from assistant.answering.training.fit import Fitted, fit
 from assistant.answering.training.train import parse_paths
 from assistant.pipeline import Assistant
 
-from .conftest import SEED_QUESTION, SEED_QUOTE
+from ..conftest import SEED_QUESTION, SEED_QUOTE
 
 DENSE, LEX = FEATURES.index("dense"), FEATURES.index("lex")
 

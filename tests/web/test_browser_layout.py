@@ -16,7 +16,7 @@ from assistant.pipeline import Assistant
 from assistant.web import build_app
 from assistant.web.server import BackgroundServer
 from tests.conftest import CORPUS, SEED_QUESTION, make_settings
-from tests.test_browser import WAIT_MS, Watch, browser, chat_url, doc_screenshot, web_settings  # noqa: F401
+from tests.web.test_browser import WAIT_MS, Watch, browser, chat_url, doc_screenshot, web_settings  # noqa: F401
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 DESKTOP = {"width": 1440, "height": 900}

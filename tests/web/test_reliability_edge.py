@@ -33,7 +33,7 @@ from assistant.web.server import BackgroundServer
 from tests.conftest import CORPUS, SEED_QUESTION, cache_dir, free_port, make_settings
 from tests.fake_openai import FakeOpenAI, Reply
 from tests.slack_fake import TEAM_ID, sign, start_fake_slack
-from tests.test_browser import browser  # noqa: F401 - the real browser fixture (Debian's Chromium)
+from tests.web.test_browser import browser  # noqa: F401 - the real browser fixture (Debian's Chromium)
 
 pytestmark = pytest.mark.e2e
 MB = 2**20

@@ -16,7 +16,7 @@ import pytest
 
 from assistant.embedding import make_embedder
 
-from .conftest import make_settings
+from ..conftest import make_settings
 
 
 class IgnoresInputType(BaseHTTPRequestHandler):

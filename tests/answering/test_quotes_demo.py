@@ -10,7 +10,7 @@ from assistant.answering.filler import filler
 from assistant.pipeline import Assistant
 from assistant.types import Filters, Turn
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 DEMO_QA = ROOT / "eval" / "demo-qa" / "demo-qa.jsonl"
 

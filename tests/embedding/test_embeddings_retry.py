@@ -13,7 +13,7 @@ import pytest
 
 from assistant.embedding import EmbeddingError, make_embedder
 
-from .conftest import make_settings
+from ..conftest import make_settings
 
 
 def rate_limited_server(retry_after: str, limited: int) -> tuple[ThreadingHTTPServer, list[float]]:

@@ -18,7 +18,7 @@ from assistant.web import build_app
 from assistant.web.server import BackgroundServer
 from tests.conftest import make_settings
 from tests.feed_site import Page, Site, ria_stories, rss, start_site
-from tests.test_browser import WAIT_MS, Watch, browser, doc_screenshot, open_chat  # noqa: F401 - fixture
+from tests.web.test_browser import WAIT_MS, Watch, browser, doc_screenshot, open_chat  # noqa: F401 - fixture
 
 pytestmark = [pytest.mark.e2e, pytest.mark.slow]
 POLL_WAIT_MS = 600_000

@@ -18,9 +18,9 @@ from assistant.web import build_app
 from assistant.web.server import BackgroundServer
 from tests.fake_openai import MALFORMED, FakeOpenAI, Reply
 
-from .conftest import CORPUS, SEED_QUESTION, SEED_QUOTE, make_settings
+from ..conftest import CORPUS, SEED_QUESTION, SEED_QUOTE, make_settings
+from ..ingest.test_reliability_ingest import SEED_FILE, cli_env
 from .test_generating import ARTICLES, CITATIONS, VISIT, llm_settings
-from .test_reliability_ingest import SEED_FILE, cli_env
 
 LEAD = "Вот что говорится в источниках"
 

@@ -17,8 +17,8 @@ from assistant.settings import Settings
 from assistant.store import ModelMismatchError
 from assistant.types import Article
 
-from .conftest import fresh_database, make_settings
-from .pg_server import PgServer
+from ..conftest import fresh_database, make_settings
+from ..pg_server import PgServer
 
 SPLITTER = SentenceSplitter(60, 0)
 ARTICLES = [

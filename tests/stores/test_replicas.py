@@ -17,8 +17,8 @@ from assistant import backends
 from assistant.pipeline import Assistant
 from assistant.types import Article
 
-from .conftest import cache_dir, free_port, fresh_database, make_settings
-from .pg_server import ChromaServer, PgServer, start_chroma
+from ..conftest import cache_dir, free_port, fresh_database, make_settings
+from ..pg_server import ChromaServer, PgServer, start_chroma
 
 STORY = ("В Новосибирске за ночь выпало сорок сантиметров снега, сообщили в мэрии города. Коммунальные службы "
          "вывели на улицы триста единиц техники, движение на нескольких магистралях было затруднено до полудня. "

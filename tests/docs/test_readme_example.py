@@ -11,7 +11,7 @@ import re
 
 from assistant.pipeline import Assistant
 
-from .conftest import ROOT
+from ..conftest import ROOT
 
 SCORE = re.compile(r"\(score (-?\d+\.\d+)\)")
 SCORE_SLACK = 0.05
