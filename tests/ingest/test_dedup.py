@@ -155,7 +155,7 @@ def test_precision_on_labelled_telegram_posts(shared_dir: Path) -> None:
     import importlib.util
     import sys
 
-    from .conftest import ROOT
+    from tests.conftest import ROOT
 
     spec = importlib.util.spec_from_file_location("dedup_eval", ROOT / "scripts" / "dedup_eval.py")
     assert spec and spec.loader

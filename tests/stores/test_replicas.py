@@ -161,7 +161,7 @@ def test_two_ingest_workers_at_once_give_the_answers_of_one_embedded_ingest(
     import json
     import shutil
 
-    from .conftest import CORPUS
+    from tests.conftest import CORPUS
 
     files = sorted(p for p in CORPUS.iterdir() if p.suffix in (".txt", ".md") and p.name != "README.md")
     halves = [tmp_path / "h1" / "corpus", tmp_path / "h2" / "corpus"]  # same folder name: the same article ids

@@ -94,7 +94,7 @@ def test_sentence_store_contract(backend_settings: Settings, assistant: object) 
     store.delete_doc("a")
     assert store.doc_ids() == [] and store.count() == 0
     store.close()
-    from .conftest import embedder_claiming
+    from tests.conftest import embedder_claiming
 
     other = embedder_claiming(assistant.embedder, "st:some-other-model")
     with pytest.raises(ModelMismatchError, match="some-other-model"):
