@@ -123,7 +123,6 @@ def test_cli_prints_the_answers_notes() -> None:
 
 def test_slack_without_tokens_names_both_modes(tmp_path: Path) -> None:
     from assistant.slackbot import check_settings
-
     from tests.conftest import make_settings
 
     bare = make_settings(tmp_path, slack_bot_token="", slack_app_token="", slack_signing_secret="")
