@@ -16,6 +16,7 @@ from .candidates import ArticleSentences, Candidate, article_sentences, candidat
 from .citing import HEDGE, LEAD, NO_ANSWER, cite, overlaps, select
 from .context import announced, widened
 from .features import Features, Question, Sims, featurize, focus_text, make_question, relevance
+from .filler import filler
 from .rankers import AnswerRanker, make_ranker
 from .vectors import EmbeddedSentenceVectors, SentenceVectorSource
 
@@ -127,7 +128,8 @@ class ExtractiveAnswerer:
         out = []
         for i, cand in enumerate(chosen):
             wide = announced(cand, self.sentences(articles[cand.doc_id]), self.settings.max_quote_chars)
-            out.append(wide if not any(overlaps(o, wide) for o in chosen[:i] + chosen[i + 1:]) else cand)
+            clash = any(overlaps(o, wide) for o in chosen[:i] + chosen[i + 1:])
+            out.append(cand if clash or filler(wide.text) else wide)  # not when it only announces another quote
         return out
 
     def relevant(self, scored: Scored) -> bool:

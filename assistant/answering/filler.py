@@ -65,7 +65,8 @@ def cut_at_abbreviation(text: str, following: str = "") -> bool:
     word = match.group(1)
     initial = len(word) == 1 and word.isupper() and word.isalpha()
     nxt = following.split("\n", 1)[0].lstrip()[:1]  # the same line going on in lower case: a cut sentence
-    return word.lower() in ABBREVIATIONS or initial or nxt.islower()
+    acronym = len(word) > 1 and word.isupper()  # «пистолета ТТ.», «…СМИ.» end sentences; «т.», «ул.» do not
+    return (word.lower() in ABBREVIATIONS and not acronym) or initial or nxt.islower()
 
 
 def filler(text: str, following: str = "") -> bool:

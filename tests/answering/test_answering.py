@@ -457,3 +457,10 @@ def test_an_unlikely_first_quote_is_offered_as_the_closest_not_as_the_answer(tmp
     assert hedged.text == HEDGE["ru"] and not hedged.confident and SEED_QUOTE in hedged.citations[0].quote
     assert always.ask("What documents were signed during the visit?").text == HEDGE["en"]
     always.close()
+
+
+def test_an_acronym_ends_a_sentence() -> None:
+    from assistant.answering.filler import filler
+
+    assert not filler("Киллер выстрелил несколько раз из пистолета ТТ.")  # ТТ is a pistol, not «тт.» (тома)
+    assert filler("Об этом пишет журнал, т.")  # a cut after the abbreviation «т.»
