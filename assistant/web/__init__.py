@@ -23,7 +23,7 @@ def build_app(assistant: Assistant, settings: Settings | None = None, following:
     import gradio as gr
     from fastapi import FastAPI
 
-    from ..following import open_following
+    from ..following import following_available, open_following
     from .api import add_api, body_limits
     from .following_ui import FOLLOW_CSS
     from .guards import body_limit, same_origin
@@ -32,7 +32,9 @@ def build_app(assistant: Assistant, settings: Settings | None = None, following:
     from .ui import build_ui, system_font_theme
 
     settings = settings or assistant.settings
-    service = WebService(assistant, settings, following or open_following(assistant, settings))
+    if following is None and following_available(settings):
+        following = open_following(assistant, settings)
+    service = WebService(assistant, settings, following)
     auth = settings.auth_pairs()
     app = FastAPI(title="News assistant", description="Question answering over news articles with verbatim quotes.")
     app.state.service = service
@@ -101,8 +103,9 @@ def serve(settings: Settings, demo: bool = True) -> None:
     if demo:
         ingest_demo_corpus(assistant, settings.demo_corpus)
     app = build_app(assistant, settings)
-    if settings.feed_poll:  # feeds polled in a background thread of this process (`feeds run` does it elsewhere)
-        service_of(app).following.start_polling()  # type: ignore[union-attr]
+    following = service_of(app).following
+    if settings.feed_poll and following is not None:  # polled in a thread of this process (`feeds run`: elsewhere)
+        following.start_polling()
     stats = assistant.stats()
     print(f"{stats.documents} documents, {stats.chunks} chunks; model {stats.model}", flush=True)
     print(f"Chat: http://{settings.host}:{settings.port}/   API: http://{settings.host}:{settings.port}/api/health",

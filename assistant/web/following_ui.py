@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 import gradio as gr
 
-from .render import esc, safe_url
+from .render import esc, safe_url, t
 
 if TYPE_CHECKING:
     from ..feeds.store import Feed
@@ -33,8 +33,7 @@ def followed_html(following: Following, user: str) -> str:
     """This user's followed questions, each with its new answers (newest first)."""
     watches = [w for w in following.watches.all() if w.channel == "web" and w.target == user]
     if not watches:
-        return ('<div class="na-followed-empty">Нет вопросов, за которыми вы следите. Задайте вопрос и нажмите '
-                '«Следить за вопросом» · No followed questions yet.</div>')
+        return '<div class="na-followed-empty"></div>'  # nothing followed yet: the button above says what to do
     return "".join(watch_html(w, following.watches.hits(w.id)) for w in watches)
 
 
@@ -75,9 +74,8 @@ class FollowBox:
     """Under the chat: the follow button and the followed questions' new answers."""
 
     def __init__(self) -> None:
-        with gr.Accordion("🔔 Вопросы, за которыми вы следите · Followed questions", open=True,
-                          elem_id="na-follow-box"):
-            self.follow = gr.Button("🔔 Следить за вопросом · Follow this question", elem_id="na-follow", size="sm")
+        with gr.Accordion(t("ru", "followed"), open=True, elem_id="na-follow-box") as self.box:
+            self.follow = gr.Button(t("ru", "follow"), elem_id="na-follow", size="sm")
             self.note = gr.Markdown(elem_id="na-follow-note")
             self.panel = gr.HTML(elem_id="na-followed")
             self.timer = gr.Timer(REFRESH_S)
@@ -138,11 +136,11 @@ class FollowHandlers:
 
         url = (url or "").strip()
         if not url.startswith(("http://", "https://")):
-            return *self.feeds(), "⚠ URL должен начинаться с http:// или https:// · the URL must be http(s)."
+            return *self.feeds(), "URL должен начинаться с http:// или https:// · the URL must be http(s)."
         try:
             every_s = parse_every(every or self.service.settings.feed_every)
         except ValueError as exc:
-            return *self.feeds(), f"⚠ {esc(exc)}"
+            return *self.feeds(), esc(exc)
         feed = self.following.feeds.add(url, (name or "").strip(), every_s)
         return *self.feeds(), f"Лента {feed.id} добавлена · feed added: {esc(feed.url)}"
 

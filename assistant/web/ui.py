@@ -256,6 +256,7 @@ class Handlers:
             label("search_corpus", placeholder=t(lang, "search_placeholder")), label("delete_pick"), value("delete"),
             value("confirm_yes"), value("cancel"), label("lang"),
             gr.update(samples=[[q] for q in EXAMPLES[lang]], label=t(lang, "examples")),
+            label("followed"), value("follow"),
         )
 
     def pick_example(self, index: int | None, lang: str) -> Any:
@@ -365,7 +366,7 @@ class Layout:
                 self.date_to, self.sources, self.comment, self.send_comment, self.clear, self.sources_title,
                 self.sources_panel, self.corpus_tab, self.upload_title, self.files, self.ingest, self.corpus_title,
                 self.corpus, self.refresh, self.search, self.delete_pick, self.delete, self.confirm, self.cancel,
-                self.lang, self.examples]
+                self.lang, self.examples, self.follow_box.box, self.follow_box.follow]
 
 
 def wire(ui: Layout, h: Handlers) -> None:

@@ -208,7 +208,7 @@ def test_cli_ingest_beside_the_running_web_app(assistant: Assistant, tmp_path: P
     import subprocess
     import sys
 
-    from tests.test_reliability_ingest import cli_env
+    from tests.ingest.test_reliability_ingest import cli_env
 
     helper = Assistant(make_settings(tmp_path / "data"), embedder=assistant.embedder)
     helper.ingest([CORPUS / "000_348cd98c955992e8.txt"])
