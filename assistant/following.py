@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import logging
 import re
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
@@ -17,8 +16,6 @@ if TYPE_CHECKING:
 EVERY_RE = re.compile(r"^\s*(\d+)\s*([smhd]?)\s*$")
 UNIT_S = {"": 60, "s": 1, "m": 60, "h": 3600, "d": 86400}
 MIN_EVERY_S = 60
-
-log = logging.getLogger(__name__)
 
 
 def parse_every(value: str) -> int:
@@ -57,15 +54,6 @@ class Following:
         self.poller.fetcher.close()
         self.feeds.close()
         self.watches.close()
-
-
-def following_available(settings: Settings) -> bool:
-    """Feeds and watches keep their state in SQLite files: on in the embedded mode, off with a shared database
-    (replicas hold nothing of their own; a PostgreSQL store for them is not written yet)."""
-    if settings.database_url.get_secret_value():
-        log.warning("feeds and standing questions are off with ASSISTANT_DATABASE_URL (embedded mode only for now)")
-        return False
-    return True
 
 
 def open_following(assistant: Assistant, settings: Settings,

@@ -173,6 +173,15 @@ class SqliteWatchStore:
 WATCH_STORES = {"sqlite": lambda settings: SqliteWatchStore(settings.watches_path)}
 
 
+def following_available(settings: Settings) -> bool:
+    """Feeds and watches keep their state in SQLite files: on in the embedded mode, off with a shared database
+    (replicas hold nothing of their own; a PostgreSQL store for them is not written yet)."""
+    if settings.database_url.get_secret_value():
+        log.warning("feeds and standing questions are off with ASSISTANT_DATABASE_URL (embedded mode only for now)")
+        return False
+    return True
+
+
 def make_watch_store(settings: Settings, kind: str = "sqlite") -> WatchStore:
     """The watch store of this kind (``sqlite``; keyed like the other stores' backends)."""
     if kind not in WATCH_STORES:

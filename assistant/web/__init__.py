@@ -23,7 +23,8 @@ def build_app(assistant: Assistant, settings: Settings | None = None, following:
     import gradio as gr
     from fastapi import FastAPI
 
-    from ..following import following_available, open_following
+    from ..following import open_following
+    from ..watches import following_available
     from .api import add_api, body_limits
     from .following_ui import FOLLOW_CSS
     from .guards import body_limit, same_origin
