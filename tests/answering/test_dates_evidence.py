@@ -15,6 +15,8 @@ from assistant.types import Article, Filters
 
 from ..conftest import CORPUS, make_settings
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 TODAY = date(2025, 10, 28)
 ELECTION_DOC = "3936_text"  # NEREL train: Hillary Clinton's 2008 campaign committee
 NEREL_SAMPLE = ["022", "043", "363", "445", ELECTION_DOC, "15600_text", "21871_text", "24914_text", "37695_text",

@@ -15,6 +15,8 @@ from assistant.embedding import EmbeddingError, make_embedder
 
 from ..conftest import make_settings
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 
 def rate_limited_server(retry_after: str, limited: int) -> tuple[ThreadingHTTPServer, list[float]]:
     """An embeddings endpoint that answers 429 with ``Retry-After`` to its first ``limited`` requests."""

@@ -30,6 +30,8 @@ from tests.feed_site import (
     start_site,
 )
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 RSS = "application/rss+xml; charset=utf-8"
 
 

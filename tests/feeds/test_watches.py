@@ -19,6 +19,8 @@ from tests.conftest import make_settings
 from tests.feed_site import Page, Site, Story, json_feed, ria_stories, rss, start_site
 from tests.slack_fake import start_fake_slack
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 RSS = "application/rss+xml; charset=utf-8"
 MEXICO = "Сколько человек погибли в бойне на севере Мексики?"  # answered by ria-3 only
 NEAR_MISSES = ["Сколько детей усыновили американцы из Гаити в 2009 году?"]  # ria-0 (the Haiti children) is declined

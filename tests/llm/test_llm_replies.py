@@ -22,6 +22,8 @@ from ..conftest import CORPUS, SEED_QUESTION, SEED_QUOTE, make_settings
 from ..ingest.test_reliability_ingest import SEED_FILE, cli_env
 from .test_generating import ARTICLES, CITATIONS, VISIT, llm_settings
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 LEAD = "Вот что говорится в источниках"
 
 

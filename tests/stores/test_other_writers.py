@@ -16,6 +16,8 @@ from assistant.types import Filters
 from ..conftest import CORPUS, make_settings
 from ..ingest.test_reliability_ingest import SEED_FILE, cli_env
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 TOWNS = ["Твери", "Калуге", "Вологде", "Костроме", "Рязани", "Туле", "Пскове", "Орле", "Курске", "Брянске"]
 
 

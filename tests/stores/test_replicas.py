@@ -20,6 +20,8 @@ from assistant.types import Article
 from ..conftest import cache_dir, free_port, fresh_database, make_settings
 from ..pg_server import ChromaServer, PgServer, start_chroma
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 STORY = ("В Новосибирске за ночь выпало сорок сантиметров снега, сообщили в мэрии города. Коммунальные службы "
          "вывели на улицы триста единиц техники, движение на нескольких магистралях было затруднено до полудня. "
          "Синоптики обещают, что снегопад продолжится и в выходные.")

@@ -18,6 +18,8 @@ from assistant.settings import Settings
 
 from ..conftest import CORPUS, cache_dir
 
+pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
+
 SEED_FILE = "000_348cd98c955992e8.txt"
 HANG_GUARD = 120.0
 
