@@ -41,6 +41,18 @@ class FeedbackRecord:
     filters: str  # JSON dict
 
 
+def feedback_row(channel: str, user: str, rating: int, comment: str,
+                 answer: Answer | dict[str, Any]) -> tuple[object, ...]:
+    """The stored columns of a rating (+1 or -1): channel, user, rating, comment, question, answer, citations and
+    filters as JSON (every backend stores the same row)."""
+    if rating not in (-1, 1):
+        raise ValueError(f"rating must be 1 or -1, got {rating!r}")
+    data = answer.to_dict() if isinstance(answer, Answer) else answer
+    return (channel, user, rating, comment, data.get("question", ""), data.get("answer_plain") or data.get("answer", ""),
+            json.dumps(data.get("citations", []), ensure_ascii=False),
+            json.dumps(data.get("filters_applied", {}), ensure_ascii=False))
+
+
 class FeedbackStore:
     """Append-only feedback table in ``feedback.sqlite`` in the data dir."""
 
@@ -54,12 +66,7 @@ class FeedbackStore:
     def add(self, *, channel: str, rating: int, answer: Answer | dict[str, Any], comment: str = "",
             user: str = "") -> int:
         """Store a rating (+1 or -1) of an answer (an ``Answer`` or its ``to_dict()``); returns its id."""
-        if rating not in (-1, 1):
-            raise ValueError(f"rating must be 1 or -1, got {rating!r}")
-        data = answer.to_dict() if isinstance(answer, Answer) else answer
-        row = (channel, user, rating, comment, data.get("question", ""), data.get("answer_plain") or data.get("answer", ""),
-               json.dumps(data.get("citations", []), ensure_ascii=False),
-               json.dumps(data.get("filters_applied", {}), ensure_ascii=False))
+        row = feedback_row(channel, user, rating, comment, answer)
         with self._lock, self._conn:
             cur = self._conn.execute(
                 "INSERT INTO feedback (channel, user, rating, comment, question, answer, citations, filters) "

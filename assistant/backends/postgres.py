@@ -10,7 +10,6 @@ a writer that died is seen from the database's own state.
 
 from __future__ import annotations
 
-import json
 import os
 import socket
 import threading
@@ -24,7 +23,7 @@ from urllib.parse import urlparse
 import numpy as np
 
 from ..dedup import NUM_PERM, StoryIndex
-from ..feedback import FIELDS, FeedbackRecord, FeedbackStore
+from ..feedback import FIELDS, FeedbackRecord, FeedbackStore, feedback_row
 from ..keyword import KeywordHit, KeywordSearch, bm25_idf, date_int, terms
 from ..sentences import SentenceStore, SentenceVectors, text_hash
 from ..slackbot.dedupe import WINDOW_SECONDS, SeenRequests
@@ -582,12 +581,7 @@ class PgFeedbackStore(FeedbackStore):
     def add(self, *, channel: str, rating: int, answer: Answer | dict[str, Any], comment: str = "",
             user: str = "") -> int:
         """Store a rating (+1 or -1) of an answer; returns its id."""
-        if rating not in (-1, 1):
-            raise ValueError(f"rating must be 1 or -1, got {rating!r}")
-        data = answer.to_dict() if isinstance(answer, Answer) else answer
-        row = (channel, user, rating, comment, data.get("question", ""), data.get("answer_plain") or data.get("answer", ""),
-               json.dumps(data.get("citations", []), ensure_ascii=False),
-               json.dumps(data.get("filters_applied", {}), ensure_ascii=False))
+        row = feedback_row(channel, user, rating, comment, answer)
         with self.db.tx() as conn:
             got = conn.execute('INSERT INTO feedback (channel, "user", rating, comment, question, answer, citations, '
                                "filters) VALUES (%s, %s, %s, %s, %s, %s, %s, %s) RETURNING id", row).fetchone()

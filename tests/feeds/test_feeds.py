@@ -25,28 +25,12 @@ from tests.feed_site import (
     black_hole,
     json_feed,
     news_sitemap,
-    ria_stories,
     rss,
-    start_site,
 )
 
 pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
 
 RSS = "application/rss+xml; charset=utf-8"
-
-
-@pytest.fixture(scope="module")
-def stories(shared_dir: Path) -> list[Story]:
-    return ria_stories(shared_dir)
-
-
-@pytest.fixture(scope="module")
-def site(stories: list[Story]) -> Iterator[Site]:
-    site, server = start_site()
-    for story in stories:
-        site.routes[f"/news/{story.slug}.html"] = Page(story.page())
-    yield site
-    server.shutdown()
 
 
 @pytest.fixture(scope="module")

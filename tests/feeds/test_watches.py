@@ -16,7 +16,7 @@ from assistant.feeds.store import SqliteFeedStore
 from assistant.pipeline import Assistant
 from assistant.watches import SlackNotifier, SqliteWatchStore, WatchRunner, notification_text
 from tests.conftest import make_settings
-from tests.feed_site import Page, Site, Story, json_feed, ria_stories, rss, start_site
+from tests.feed_site import Page, Site, Story, json_feed, rss
 from tests.slack_fake import start_fake_slack
 
 pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outside `pytest -m "not slow"`
@@ -32,20 +32,6 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Any:
     from assistant.embedding import make_embedder
 
     return make_embedder(make_settings(tmp_path_factory.mktemp("model")))
-
-
-@pytest.fixture(scope="module")
-def stories(shared_dir: Path) -> list[Story]:
-    return ria_stories(shared_dir)
-
-
-@pytest.fixture(scope="module")
-def site(stories: list[Story]) -> Iterator[Site]:
-    site, server = start_site()
-    for story in stories:
-        site.routes[f"/news/{story.slug}.html"] = Page(story.page())
-    yield site
-    server.shutdown()
 
 
 class Newsroom:
