@@ -64,3 +64,14 @@ def test_the_thresholds_are_read_per_language_pair() -> None:
     decline, hedge = A.thresholds(rows, p, max_declined=0.04, max_hedged=0.08)
     assert oof.share([x < decline["ru-ru"] for x in p[:50]]) <= 0.04 < decline["en-ru"] - decline["ru-ru"]
     assert hedge["en-ru"] >= decline["en-ru"] and oof.share([x < hedge["en-ru"] for x in p[50:]]) <= 0.08
+
+
+def test_the_shipped_calibration_hedges_no_right_first_quote_it_was_read_on() -> None:
+    groups = [group(f"q{i}", p, i % 5 != 0) for p in "ab" for i in range(50)]
+    scores = oof.fitted_scores(groups, lambda train: fit(train, 1.0))
+    cal = oof.calibrate(groups, scores)  # the defaults train.py writes into the weights file
+    ans = [g for g in groups if g.answerable]
+    assert not any(cal.hedged(g, scores[oof.key(g)]) for g in ans if oof.right(g, scores[oof.key(g)]))
+    assert 0 < sum(cal.declined(g) for g in ans) <= oof.MAX_DECLINED * len(ans)
+    lower = [g for g in ans if oof.right(g, scores[oof.key(g)])]
+    assert any(cal.hedged(g, scores[oof.key(g)] - 8.0) for g in lower)  # a less likely [1] is hedged
