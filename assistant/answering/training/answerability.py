@@ -5,7 +5,7 @@ A near miss (the story is in the corpus, the asked-for detail is not) passes the
 topic. Removing from an answerable question's candidates every one that holds the gold span, and the gold sentence's
 neighbours, leaves a near miss made to order: same topic and article, detail absent. A logistic model over the
 ranked group ([1]'s logit and lead over [2], its similarity to the question and to its focus, whether it fills the
-asked-for slot) learns answerable against these; it declines below a probability that declines at most 4 % of the
+asked-for slot) learns answerable against these; it declines below a probability that declines at most 2 % of the
 training parts' answerable questions and hedges below one that hedges 8 % of their right first quotes. Every figure
 is leave-one-part-out: the part scored was seen neither by the ranker that scored its candidates nor by the model and
 its thresholds; its real near misses are never trained on.
@@ -33,7 +33,7 @@ GROUP_FEATURES: tuple[str, ...] = (
 )
 SLOTS = tuple(FEATURES.index(n) for n in ("t_who", "t_where", "t_when", "t_count", "t_why", "t_unit"))
 NO_SECOND = 5.0  # [1]'s lead when it is the only candidate (logits)
-MAX_DECLINED = 0.04  # answerable questions of the training parts the decline threshold may decline
+MAX_DECLINED = oof.MAX_DECLINED  # answerable questions of the training parts the decline threshold may decline
 MAX_HEDGED = 0.08  # right first quotes of the training parts the hedge threshold may hedge (0.10 is the target)
 C = 1.0  # inverse L2 strength of the group-level logistic model
 WITHIN = 0.03  # the gold article's candidates this close to the gold one's question similarity are its neighbours
