@@ -22,7 +22,7 @@ def group(qid: str, part: str, answerable: bool) -> Group:
     x[:, DENSE] = 0.8 + 0.01 * x[:, DENSE]
     y = np.zeros(6, dtype=np.float32)
     if answerable:
-        y[0], x[0, FOCUS_Z] = 1.0, x[0, FOCUS_Z] + 4.0
+        y[0], x[0, FOCUS_Z] = 1.0, x[0, FOCUS_Z] + 6.0
     x[:, DENSE_GAP] = x[:, DENSE] - x[:, DENSE].max()
     best = {0: x[:3, DENSE].max(), 1: x[3:, DENSE].max()}
     x[:, DOC_GAP] = [best[i // 3] - x[:, DENSE].max() for i in range(6)]
