@@ -28,7 +28,7 @@ from . import oof
 from .data import Group, bucket
 from .fit import Fitted, fit, top1
 from .parts import all_groups, cloze_groups
-from .selection import Judge, eliminate, without
+from .selection import Judge, eliminate
 
 C_GRID = (0.3, 1.0, 3.0)  # inverse L2 strengths compared by cross-validation
 PRIOR_WEIGHTS = (0.0, 100.0)  # the formula's score as an offset: 0 = learn from scratch
@@ -151,17 +151,16 @@ def make_fitter(c: float, dropped: Sequence[str], correction: Correction | None,
     extra = list(synth) if synth_weight > 0 else []
 
     def fitter(groups: list[Group]) -> Fitted:
-        train = without([*extra, *groups], dropped)
-        return fit(train, c, [synth_weight] * len(extra) + [1.0] * len(groups), correction=correction)
+        return fit([*extra, *groups], c, [synth_weight] * len(extra) + [1.0] * len(groups), correction=correction,
+                   dropped=dropped)
 
     return fitter
 
 
 def selection_judge(c: float, correction: Correction | None) -> Judge:
     """Mean leave-one-part-out top-1 (the criterion; the tie-break: its fitted top-1)."""
-    fitter = make_fitter(c, (), correction)
-
-    def judge(groups: list[Group]) -> tuple[float, float]:
+    def judge(groups: list[Group], dropped: Sequence[str]) -> tuple[float, float]:
+        fitter = make_fitter(c, dropped, correction)
         return (oof.mean_top1(groups, oof.leave_part_out(groups, fitter)),
                 oof.mean_top1(groups, oof.fitted_scores(groups, fitter)))
 
