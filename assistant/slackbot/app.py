@@ -131,11 +131,11 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
     install_redaction(settings)
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log,
               listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="slack-ack"))
-    from ..watches import following_available, make_watch_store
+    from ..watches import make_watch_store
 
     answers = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="slack-answer")
     bot = SlackBot(assistant, open_feedback(settings), log, settings.slack_command,
-                   make_watch_store(settings) if following_available(settings) else None)
+                   make_watch_store(settings))
     register(app, bot, open_seen(settings), answers)
     return app
 
