@@ -13,7 +13,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from ..web.guards import BodyLimit, body_limit
-from .blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE
+from .blocks import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW, SHARE
 from .dedupe import dedupe_middleware
 from .handlers import COMMENT_CALLBACK, SlackBot
 
@@ -111,6 +111,7 @@ def register(app: App, bot: SlackBot, seen: SeenStore, answers: Executor) -> Non
     app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(ack=ack_now,
                                                                   lazy=[deferred(answers, bot.on_feedback)])
     app.action(SHARE)(ack=ack_now, lazy=[deferred(answers, bot.on_share)])
+    app.action(FOLLOW)(ack=ack_now, lazy=[deferred(answers, bot.on_follow)])
 
     @app.view(COMMENT_CALLBACK)
     def comment_submitted(ack: Any, view: dict[str, Any]) -> None:
