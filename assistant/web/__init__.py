@@ -19,7 +19,7 @@ __all__ = ["build_app", "ingest_demo_corpus", "serve"]
 
 def build_app(assistant: Assistant, settings: Settings | None = None, following: Following | None = None) -> FastAPI:
     """FastAPI app with ``/api/*`` and the Gradio chat mounted at ``/`` (login from ``settings.auth_pairs()``);
-    feeds and watches in the data dir unless ``following`` is given (polling is started by ``serve``)."""
+    feeds and watches where every store lives unless ``following`` is given (polling is started by ``serve``)."""
     import gradio as gr
     from fastapi import FastAPI
 

@@ -185,12 +185,14 @@ def test_a_malformed_document_names_what_is_wrong() -> None:
         parse_feed(b"<urlset><url><loc>http://x/a</loc></url>", "http://x/sitemap.xml")
 
 
-def test_cli_adds_lists_polls_and_removes_feeds(site: Site, stories: list[Story], tmp_path: Path,
+def test_cli_adds_lists_polls_and_removes_feeds(site: Site, stories: list[Story], backend_settings: Settings,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the store ASSISTANT_DATABASE_URL picks: with PostgreSQL, the feeds are not in the data dir."""
     site.routes["/cli.xml"] = Page(rss(site, stories[4:5]), RSS)
-    data = tmp_path / "cli-data"
+    data = backend_settings.data_dir
     for key, value in make_settings(data).model_dump(include={"cache_dir", "embeddings"}).items():
         monkeypatch.setenv(f"ASSISTANT_{key.upper()}", str(value))
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", backend_settings.database_url.get_secret_value())
     monkeypatch.setenv("ASSISTANT_FEED_HOST_DELAY", "0")
     run = CliRunner().invoke
     bad = run(main, ["feeds", "add", site.url("/cli.xml"), "--every", "5x", "--data-dir", str(data)])
@@ -205,6 +207,7 @@ def test_cli_adds_lists_polls_and_removes_feeds(site: Site, stories: list[Story]
     assert "Теннис" in listed.output and "last poll: 1 new" in listed.output
     assert run(main, ["feeds", "remove", "Теннис", "--data-dir", str(data)]).exit_code == 0
     assert "no feeds" in run(main, ["feeds", "list", "--data-dir", str(data)]).output
+    assert (data / "feeds.sqlite").exists() == (not backend_settings.database_url.get_secret_value())
 
 
 def test_the_scheduler_polls_due_feeds_in_the_background(site: Site, stories: list[Story],
