@@ -252,3 +252,4 @@ def open_feed_store(settings: Settings) -> PgFeedStore:
 def open_watch_store(settings: Settings) -> PgWatchStore:
     """Watches in PostgreSQL."""
     return PgWatchStore(following_database(settings))
+

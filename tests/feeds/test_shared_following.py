@@ -107,3 +107,32 @@ def test_two_runners_on_one_database_notify_once(machine: Callable[[], Database]
     assert len(fake.of("chat.postMessage")) == 1 and fake.of("chat.postMessage")[0].params["channel"] == "C0NEWS"
     hits = PgWatchStore(machine()).hits(watch.id)
     assert [(h.doc_ids, h.delivery) for h in hits] == [((new[0],), "sent")]
+
+
+def test_migrate_copies_feeds_and_watches_with_their_history(pg: PgServer, tmp_path: Path) -> None:
+    from assistant.backends import BackendError
+    from assistant.backends.migrate import copy_following
+    from assistant.feeds.store import SqliteFeedStore
+    from assistant.watches import SqliteWatchStore
+
+    source = make_settings(tmp_path / "embedded")
+    feeds, watches = SqliteFeedStore(source.feeds_path), SqliteWatchStore(source.watches_path)
+    feed = feeds.add("http://127.0.0.1:9/rss.xml", "Лента", 900)
+    feeds.record_poll(feed.id, ok=False, result="failed: HTTP 500", error="HTTP 500", etag="", last_modified="",
+                      next_due=2e9, now=1e9)
+    feeds.mark_seen("http://127.0.0.1:9/a.html", feed.id, "feed-a", "stored")
+    first, second = watches.add(MEXICO, "slack", "C0NEWS"), watches.add("Что нового?", "web", "anna")
+    watches.remove(first.id)  # the ids kept have a gap
+    watches.set_paused(second.id, True)
+    watches.add_hit(second.id, ["d1"], {"question": "Что нового?", "citations": [{"quote": "«Цитата»"}]}, ["d1", "d2"])
+    target = make_settings(tmp_path / "server", database_url=fresh_database(pg))
+    assert copy_following(source, target) == (1, 1)
+    pg_feeds, pg_watches = PgFeedStore(following_database(target)), PgWatchStore(following_database(target))
+    assert pg_feeds.all() == feeds.all() and pg_feeds.seen("http://127.0.0.1:9/a.html") == "stored"
+    assert pg_watches.all() == watches.all() and pg_watches.all()[0].paused
+    assert pg_watches.hits() == watches.hits() and pg_watches.seen(second.id, ["d1", "d2", "d3"]) == {"d1", "d2"}
+    assert pg_watches.add("Ещё вопрос?").id == second.id + 1  # new ids go on after the copied ones
+    with pytest.raises(BackendError, match="already holds feeds or watches"):
+        copy_following(source, target)
+    feeds.close()
+    watches.close()
