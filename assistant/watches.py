@@ -150,14 +150,18 @@ class SqliteWatchStore:
     def add_hit(self, watch_id: int, doc_ids: Sequence[str], answer: dict[str, Any], checked: Sequence[str]) -> int:
         """Mark articles as asked over and, when ``doc_ids`` is not empty, store a new answer; returns its id (or 0).
         An article another runner marked first is left out of the answer's articles (never the same article twice)."""
-        with self._lock, self._conn:
-            fresh = {d for d in dict.fromkeys(checked) if self._conn.execute(
-                "INSERT OR IGNORE INTO watch_seen (watch_id, doc_id) VALUES (?, ?)", (watch_id, d)).rowcount}
-            kept = [d for d in doc_ids if d in fresh]
-            if not kept:
-                return 0
-            cur = self._conn.execute("INSERT INTO watch_hits (watch_id, doc_ids, answer, created_at) VALUES (?, ?, ?, ?)",
-                                     (watch_id, json.dumps(kept), json.dumps(answer, ensure_ascii=False), time.time()))
+        try:
+            with self._lock, self._conn:
+                fresh = {d for d in dict.fromkeys(checked) if self._conn.execute(
+                    "INSERT OR IGNORE INTO watch_seen (watch_id, doc_id) VALUES (?, ?)", (watch_id, d)).rowcount}
+                kept = [d for d in doc_ids if d in fresh]
+                if not kept:
+                    return 0
+                cur = self._conn.execute(
+                    "INSERT INTO watch_hits (watch_id, doc_ids, answer, created_at) VALUES (?, ?, ?, ?)",
+                    (watch_id, json.dumps(kept), json.dumps(answer, ensure_ascii=False), time.time()))
+        except sqlite3.IntegrityError:  # the watch was removed while it was being asked
+            return 0
         return int(cur.lastrowid or 0)
 
     def set_delivery(self, hit_id: int, delivery: str) -> None:

@@ -205,19 +205,22 @@ class PgWatchStore:
     def add_hit(self, watch_id: int, doc_ids: Sequence[str], answer: dict[str, Any], checked: Sequence[str]) -> int:
         """Mark articles as asked over and, when ``doc_ids`` is not empty, store a new answer; returns its id (or 0).
         Only the articles this call is the first to mark (``watch_seen``'s key) can make a new answer."""
+        from psycopg.errors import ForeignKeyViolation
         from psycopg.types.json import Json
 
-        with self.db.tx() as conn:
-            rows = conn.execute("INSERT INTO watch_seen (watch_id, doc_id) SELECT %s, d FROM unnest(%s::text[]) AS d "
-                                "ON CONFLICT DO NOTHING RETURNING doc_id",
-                                (watch_id, list(dict.fromkeys(checked)))).fetchall()
-            fresh = {str(r[0]) for r in rows}
-            kept = [d for d in doc_ids if d in fresh]
-            if not kept:
-                return 0
-            row = conn.execute("INSERT INTO watch_hits (watch_id, doc_ids, answer, created_at) "
-                               "VALUES (%s, %s, %s, %s) RETURNING id",
-                               (watch_id, Json(kept), Json(answer), time.time())).fetchone()
+        try:
+            with self.db.tx() as conn:
+                rows = conn.execute("INSERT INTO watch_seen (watch_id, doc_id) SELECT %s, d FROM "
+                                    "unnest(%s::text[]) AS d ON CONFLICT DO NOTHING RETURNING doc_id",
+                                    (watch_id, list(dict.fromkeys(checked)))).fetchall()
+                kept = [d for d in doc_ids if d in {str(r[0]) for r in rows}]
+                if not kept:
+                    return 0
+                row = conn.execute("INSERT INTO watch_hits (watch_id, doc_ids, answer, created_at) "
+                                   "VALUES (%s, %s, %s, %s) RETURNING id",
+                                   (watch_id, Json(kept), Json(answer), time.time())).fetchone()
+        except ForeignKeyViolation:  # the watch was removed (on any machine) while it was being asked
+            return 0
         return int(row[0]) if row else 0
 
     def set_delivery(self, hit_id: int, delivery: str) -> None:

@@ -142,6 +142,11 @@ def test_watches_and_their_history_survive_a_restart(backend_settings: Settings)
         assert again.all() == [watch]
         assert [h.doc_ids for h in again.hits(watch.id)] == [("d1",)]
         assert again.seen(watch.id, ["d1", "d2", "d3"]) == {"d1", "d2"}
+        assert again.add_hit(watch.id, ["d2"], {}, ["d2", "d3"]) == 0  # d2 was asked over before: never twice
+        assert again.add_hit(watch.id, ["d3", "d4"], {}, ["d4"]) > 0 and again.hits()[0].doc_ids == ("d4",)
+        again.remove(watch.id)
+        assert again.add_hit(watch.id, ["d5"], {}, ["d5"]) == 0  # removed while it was asked: nothing kept
+        assert again.hits() == []
     finally:
         again.close()
 
