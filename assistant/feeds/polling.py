@@ -84,7 +84,7 @@ class FeedPoller:
         """Fetch, parse and ingest one feed, recording the outcome (errors become the result, never raised); held
         in the store so that replicas sharing it poll a feed once ("busy" when another one holds it)."""
         with self._lock, self.store.claim(feed.id) as ours:
-            current = self.store.get(str(feed.id)) if ours else None
+            current = next((f for f in self.store.all() if f.id == feed.id), None) if ours else None  # as stored now
             if current is None or (only_due and current.next_due > self.clock()):
                 return PollResult(feed.url, feed.name, "busy")
             feed = current
