@@ -96,27 +96,30 @@ def posts_in(fake: FakeSlack, channel: str, method: str = "chat.postMessage") ->
 @pytest.mark.slow
 def test_fifty_simultaneous_events_acked_fast_and_answered_once(bot: Bot) -> None:
     bodies = [(f"CBURST{i:02d}", mention(f"CBURST{i:02d}")) for i in range(50)]
-    acks: list[tuple[int, float]] = []
+    acks: dict[str, tuple[int, float, float]] = {}  # channel -> (status, seconds to the ack, when it came)
     lock = threading.Lock()
     start = threading.Barrier(50)
 
-    def send(body: str) -> None:
+    def send(channel: str, body: str) -> None:
         start.wait()
         began = time.monotonic()
         status = post(bot.url, body).status_code
         with lock:
-            acks.append((status, time.monotonic() - began))
+            acks[channel] = (status, time.monotonic() - began, time.monotonic())
 
-    threads = [threading.Thread(target=send, args=(b,)) for _, b in bodies]
+    threads = [threading.Thread(target=send, args=cb) for cb in bodies]
     for t in threads:
         t.start()
     for t in threads:
         t.join()
-    assert [s for s, _ in acks] == [200] * 50
-    print(f"50 events: slowest ack {max(d for _, d in acks):.2f} s, median {sorted(d for _, d in acks)[25]:.2f} s")
-    assert max(d for _, d in acks) < 3.0, sorted(d for _, d in acks)[-5:]
+    assert [acks[ch][0] for ch, _ in bodies] == [200] * 50
+    waits = sorted(d for _, d, _ in acks.values())
+    print(f"50 events: slowest ack {waits[-1]:.2f} s, median {waits[25]:.2f} s")  # the figure; no wall-clock assert
     bot.fake.wait_for(lambda: all(posts_in(bot.fake, ch, "reactions.remove") for ch, _ in bodies), timeout=240)
     assert all(len(posts_in(bot.fake, ch)) == 1 for ch, _ in bodies)
+    # acked before answered: no event's HTTP answer waited for its reply to be composed and posted
+    late = [ch for ch, _ in bodies if acks[ch][2] > posts_in(bot.fake, ch)[0].at]
+    assert not late, late
 
 
 def test_answer_arrives_after_a_429(bot: Bot) -> None:
