@@ -8,14 +8,16 @@ import sqlite3
 import threading
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
+
+from .watchbar import WATCH_BAR, WatchBar, closest_first
 
 if TYPE_CHECKING:
     from .pipeline import Assistant
     from .settings import Settings
-    from .types import Answer, FileResult
+    from .types import Answer, Citation, FileResult
 
 log = logging.getLogger("assistant.watches")
 SCHEMA = """
@@ -250,12 +252,14 @@ class WatchRunner:
         return found
 
     def _check_watch(self, watch: Watch, doc_ids: Sequence[str]) -> list[WatchHit]:
-        fresh = [d for d in dict.fromkeys(doc_ids) if d not in self.store.seen(watch.id, doc_ids)]
+        seen = self.store.seen(watch.id, doc_ids)
+        fresh = closest_first(watch.question, [d for d in dict.fromkeys(doc_ids) if d not in seen],
+                              self.assistant.get_article)
         hits: list[WatchHit] = []
         for start in range(0, len(fresh), MAX_ARTICLES_PER_ASK):
             part = fresh[start:start + MAX_ARTICLES_PER_ASK]
-            answer = self.assistant.ask_within(watch.question, part)
-            quoted = answering_articles(answer, part)
+            answer = alerting_answer(self.assistant.ask_within(watch.question, part), part)
+            quoted = list(dict.fromkeys(c.doc_id for c in answer.citations))
             hit_id = self.store.add_hit(watch.id, quoted, answer.to_dict(), part)
             if hit_id:
                 self._deliver(watch, hit_id, answer.to_dict())
@@ -275,9 +279,17 @@ class WatchRunner:
             self.store.set_delivery(hit_id, f"failed: {exc}")
 
 
-def answering_articles(answer: Answer, doc_ids: Sequence[str]) -> list[str]:
-    """The new articles a confident answer quotes (none for a declined or hedged answer)."""
-    if not answer.answered or not answer.confident:
-        return []
-    allowed = set(doc_ids)
-    return list(dict.fromkeys(c.doc_id for c in answer.citations if c.doc_id in allowed))
+def alerting_answer(answer: Answer, doc_ids: Sequence[str], bar: WatchBar = WATCH_BAR) -> Answer:
+    """The answer with only the quotes that alert the watch: quotes of the new articles that clear the watch bar,
+    renumbered; none for a declined or hedged answer."""
+    keep: list[Citation] = []
+    if answer.answered and answer.confident:
+        allowed = set(doc_ids)
+        keep = [c for c in answer.citations
+                if c.doc_id in allowed and bar.passes(answer.question, c.quote, c.score, c.title)]
+    return replace(answer, citations=[replace(c, n=n) for n, c in enumerate(keep, start=1)])
+
+
+def answering_articles(answer: Answer, doc_ids: Sequence[str], bar: WatchBar = WATCH_BAR) -> list[str]:
+    """The new articles whose quotes alert the watch (none for a declined or hedged answer)."""
+    return list(dict.fromkeys(c.doc_id for c in alerting_answer(answer, doc_ids, bar).citations))
