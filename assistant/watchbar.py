@@ -2,51 +2,42 @@
 
 A standing question is a stricter consumer than a question asked on screen: a hedged answer there is still useful,
 but an alert costs attention. A quote alerts when the answer is confident (the same decline and hedge rules as any
-answer) and the quote itself clears the bar: the ranker's probability that it holds the answer, and the share of the
-question's content words (lemmas, names) that the quote with its article's title carries. ``WATCH_BAR`` was chosen
-out of fold over the Telegram replay (``python bench/feeds_replay.py``, leaving one standing question out at a time;
-docs/feeds.md).
+answer) and the quote itself clears the bar: with its article's title it carries the question's content words (by
+lemma; a name of several words counts once; what the question asks for, «какую сумму», «сколько человек», is not
+looked for), and for a how-many question it gives a figure. ``WATCH_BAR`` was chosen out of fold over the Telegram
+replay (``python bench/feeds_replay.py``, leaving one standing question out at a time; docs/feeds.md).
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from functools import lru_cache
-from typing import TYPE_CHECKING
 
 from .answering.analysis import STOP, WORD_RE, analyse_word, question_type, text_info, tokens
-from .answering.rankers import probability
 
-if TYPE_CHECKING:
-    from .types import Article
-
-STEM = 5
-VAGUE = frozenset({"несколько", "много", "немного", "немало", "десяток", "сотня", "тысяча", "дюжина", "один", "одна"})
+STEM = 5  # a question word is carried when a text word shares its lemma or its first five letters
+VAGUE = frozenset({"несколько", "много", "немного", "немало", "десяток", "сотня", "тысяча", "дюжина"})
 DATE = re.compile(r"(?<!\d)((1[6-9]|20)\d\d|\d{1,2}\s+(январ|феврал|март|апрел|ма[яе]|июн|июл|август|сентябр|"
-                  r"октябр|ноябр|декабр)\w*)(?!\d)", re.I)  # a date is not the count asked for  # a question word is carried when a quote word shares its lemma or its first five letters
+                  r"октябр|ноябр|декабр)\w*)(?!\d)", re.I)  # a date is not the count asked for
 
 
 @dataclass(frozen=True)
 class WatchBar:
-    """How sure a quote must be (ranker probability) and how much of the question it must carry to alert."""
+    """How much of the question a quote must carry to alert, and whether a how-many question needs a figure."""
 
-    min_probability: float = 0.0
     min_coverage: float = 0.0
     figure: bool = False  # a how-many question's quote must give a figure
 
-    def passes(self, question: str, quote: str, score: float, title: str = "") -> bool:
-        """Whether this quote (the ranker's ``score``, a logit) of a confident answer alerts the watch."""
-        if probability(score) < self.min_probability:
-            return False
+    def passes(self, question: str, quote: str, title: str = "") -> bool:
+        """Whether this quote of a confident answer (with its article's title) alerts the watch."""
         text = f"{title}\n{quote}"
         if self.figure and not gives_figure(question, text):
             return False
         return coverage(question, text) >= self.min_coverage
 
 
-ASKED_HEAD = re.compile(r"\b(?:как(?:ой|ая|ое|ие|ого|ую|ом|им|ими|их|ой)|сколько|скольких|чей|чья|чьё|чьи)\s+"
+ASKED_HEAD = re.compile(r"\b(?:как(?:ой|ая|ое|ие|ого|ую|ом|им|ими|их)|сколько|скольких|чей|чья|чьё|чьи)\s+"
                         r"([^\W\d_]+)", re.I)  # «какую сумму», «сколько человек»: what the answer gives, not names
 
 
@@ -92,14 +83,4 @@ def gives_figure(question: str, text: str) -> bool:
                for t in tokens(DATE.sub(" ", text)))
 
 
-def closest_first(question: str, doc_ids: Sequence[str], article: Callable[[str], Article | None]) -> list[str]:
-    """The new articles, those carrying more of the question's content words first (stable): asked together, the
-    first one is taken as the topic the question is about, as the best retrieved article is for any question."""
-    def carried(doc_id: str) -> float:
-        found = article(doc_id)
-        return coverage(question, f"{found.title}\n{found.text}") if found else 0.0
-
-    return sorted(doc_ids, key=carried, reverse=True)
-
-
-WATCH_BAR = WatchBar(min_probability=0.0, min_coverage=0.8, figure=True)  # chosen by bench/feeds_replay.py
+WATCH_BAR = WatchBar(min_coverage=0.8, figure=True)  # chosen by bench/feeds_replay.py

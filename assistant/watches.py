@@ -12,7 +12,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
-from .watchbar import WATCH_BAR, WatchBar, closest_first
+from .watchbar import WATCH_BAR, WatchBar
 
 if TYPE_CHECKING:
     from .pipeline import Assistant
@@ -253,8 +253,7 @@ class WatchRunner:
 
     def _check_watch(self, watch: Watch, doc_ids: Sequence[str]) -> list[WatchHit]:
         seen = self.store.seen(watch.id, doc_ids)
-        fresh = closest_first(watch.question, [d for d in dict.fromkeys(doc_ids) if d not in seen],
-                              self.assistant.get_article)
+        fresh = [d for d in dict.fromkeys(doc_ids) if d not in seen]
         hits: list[WatchHit] = []
         for start in range(0, len(fresh), MAX_ARTICLES_PER_ASK):
             part = fresh[start:start + MAX_ARTICLES_PER_ASK]
@@ -286,7 +285,7 @@ def alerting_answer(answer: Answer, doc_ids: Sequence[str], bar: WatchBar = WATC
     if answer.answered and answer.confident:
         allowed = set(doc_ids)
         keep = [c for c in answer.citations
-                if c.doc_id in allowed and bar.passes(answer.question, c.quote, c.score, c.title)]
+                if c.doc_id in allowed and bar.passes(answer.question, c.quote, c.title)]
     return replace(answer, citations=[replace(c, n=n) for n, c in enumerate(keep, start=1)])
 
 
