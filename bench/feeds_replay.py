@@ -1,11 +1,16 @@
 """Replay Telegram news posts as two JSON Feeds in date order, with standing questions; measure the notifications.
 
-    python bench/feeds_replay.py [--shared ../shared] [--channels bbc,ria] [--step-hours 2] [--json out.json]
+    python bench/feeds_replay.py [--shared ../shared] [--channels bbc,ria] [--step-hours 1] [--answers asks.json]
+                                 [--json out.json]
 
 Each step moves the clock on, serves each channel's newest 30 posts up to then (so every poll repeats old items),
-polls both feeds through the real poller, and lets the watches be asked over the new posts. At the end every
-notification is checked against the labels: precision (notified posts that answer) and recall (answering posts
-notified). Prints a markdown table.
+polls both feeds through the real poller, and the real watch runner asks every standing question over the new posts.
+Every answer a watch gets is recorded (``--answers`` keeps them: a second run with the same file only re-scores), so
+the watch bar (``assistant/watchbar.py``) can be applied to them afterwards: a post is notified when a quote of it in
+a confident answer clears the bar. The bar is chosen out of fold, leaving one standing question out at a time
+(the most correct alerts at precision >= 0.9 over the others), and the notifications are checked against the
+labels: precision (notified posts that answer) and recall (answering posts notified), out of fold and fitted on all.
+Prints a markdown table; ``--json`` writes it with every watch's alerts and quotes.
 """
 
 from __future__ import annotations
@@ -141,10 +146,20 @@ def replay(posts: list[Post], questions: list[str], data_dir: Path, step: timede
     return {"asks": asked, "alerted": alerted, "seconds": round(time.monotonic() - started)}
 
 
+def alerts(asks: list[dict[str, Any]], question: str, bar: WatchBar) -> dict[str, str]:
+    """The posts a watch alerts on under this bar, each with its first quote that clears it (in a confident
+    answer)."""
+    found: dict[str, str] = {}
+    for a in asks:
+        for c in a["citations"] if a["answered"] and a["confident"] else []:
+            if c["post"] in a["part"] and bar.passes(question, c["quote"], c["title"]):
+                found.setdefault(c["post"], c["quote"])
+    return found
+
+
 def decide(asks: list[dict[str, Any]], question: str, bar: WatchBar) -> set[str]:
-    """The posts a watch alerts on under this bar: quotes of confident answers that clear it."""
-    return {c["post"] for a in asks if a["answered"] and a["confident"] for c in a["citations"]
-            if c["post"] in a["part"] and bar.passes(question, c["quote"], c["title"])}
+    """The posts a watch alerts on under this bar."""
+    return set(alerts(asks, question, bar))
 
 
 def counts(asks: dict[str, list[dict[str, Any]]], labelled: dict[str, set[str]], bar: WatchBar,
@@ -175,19 +190,22 @@ def out_of_fold(asks: dict[str, list[dict[str, Any]]], labelled: dict[str, set[s
     return {q: choose(asks, labelled, [o for o in questions if o != q]) for q in questions}
 
 
-def table(rows: list[tuple[str, set[str], set[str], set[str], set[str]]]) -> str:
-    """Markdown: per watch, labelled posts, then notified/correct/precision/recall out of fold and fitted."""
-    lines = ["| standing question | labelled | out of fold: notified | correct | fitted: notified | correct |",
-             "|---|---|---|---|---|---|"]
-    total = [0] * 5
-    for question, labelled, oof, fitted, _ in rows:
-        nums = [len(labelled), len(oof), len(oof & labelled), len(fitted), len(fitted & labelled)]
+def table(rows: list[tuple[str, set[str], set[str], set[str], set[str], set[str]]]) -> str:
+    """Markdown: per watch, labelled posts, then notified/correct with no watch bar, out of fold and fitted; then
+    precision and recall of each (summed over the watches)."""
+    lines = ["| standing question | labelled | no bar: notified | correct | out of fold: notified | correct "
+             "| fitted: notified | correct |", "|---|---|---|---|---|---|---|---|"]
+    total = [0] * 7
+    for question, labelled, none, oof, fitted, _ in rows:
+        nums = [len(labelled)] + [x for got in (none, oof, fitted) for x in (len(got), len(got & labelled))]
         total = [a + b for a, b in zip(total, nums, strict=True)]
         lines.append(f"| {question} | " + " | ".join(map(str, nums)) + " |")
     lines.append("| **all** | " + " | ".join(f"**{x}**" for x in total) + " |")
-    t, on, oc, fn, fc = total
-    lines.append(f"\nOut of fold: precision **{oc / max(1, on):.2f}**, recall **{oc / max(1, t):.2f}**. "
-                 f"Fitted: precision {fc / max(1, fn):.2f}, recall {fc / max(1, t):.2f}.")
+    t = max(1, total[0])
+    (nn, nc), (on, oc), (fn, fc) = total[1:3], total[3:5], total[5:7]
+    lines.append(f"\nOut of fold: precision **{oc / max(1, on):.2f}**, recall **{oc / t:.2f}**. "
+                 f"Fitted: precision {fc / max(1, fn):.2f}, recall {fc / t:.2f}. "
+                 f"No bar: precision {nc / max(1, nn):.2f}, recall {nc / t:.2f}.")
     return "\n".join(lines)
 
 
@@ -197,15 +215,16 @@ def report(recorded: dict[str, Any], labels: dict[str, Any], channels: list[str]
     labelled = {w["question"]: {a for a in w["answers"] if a.split(":")[0] in channels} for w in labels["watches"]}
     oof = out_of_fold(asks, labelled)
     fitted = choose(asks, labelled, list(labelled))
-    quotes = {q: {c["post"]: c["quote"] for a in asks[q] for c in a["citations"]} for q in labelled}
-    rows = [(q, labelled[q], decide(asks[q], q, oof[q]), decide(asks[q], q, fitted), decide(asks[q], q, WATCH_BAR))
-            for q in labelled]
+    quotes = {q: alerts(asks[q], q, WATCH_BAR) | alerts(asks[q], q, fitted) | alerts(asks[q], q, oof[q])
+              for q in labelled}
+    rows = [(q, labelled[q], decide(asks[q], q, WatchBar()), decide(asks[q], q, oof[q]), decide(asks[q], q, fitted),
+             decide(asks[q], q, WATCH_BAR)) for q in labelled]
     return {"fitted_bar": vars(fitted), "live_bar": vars(WATCH_BAR), "seconds": recorded.get("seconds"),
             "table": table(rows),
             "watches": {q: {"labelled": sorted(lab), "bar_out_of_fold": vars(oof[q]), "out_of_fold": sorted(o),
                             "fitted": sorted(f), "live": sorted(live), "alerted_in_replay": recorded["alerted"][q],
                             "quotes": {p: quotes[q][p] for p in sorted(o | f | live)}}
-                        for q, lab, o, f, live in rows}}
+                        for q, lab, _, o, f, live in rows}}
 
 
 def main() -> None:
@@ -227,7 +246,8 @@ def main() -> None:
     if args.answers and args.answers.exists():
         recorded = json.loads(args.answers.read_text(encoding="utf-8"))
     else:
-        posts = load_posts(folder, *labels["window"], channels)[:args.limit or None]
+        start, end = labels["window"]
+        posts = load_posts(folder, start, end, channels)[:args.limit or None]
         print(f"{len(posts)} posts, {len(labels['watches'])} standing questions", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="feeds-replay-") as tmp:
             recorded = replay(posts, [w["question"] for w in labels["watches"]], Path(tmp),
