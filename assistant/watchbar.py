@@ -17,6 +17,8 @@ from functools import lru_cache
 from .answering.analysis import STOP, WORD_RE, analyse_word, question_type, text_info, tokens
 
 STEM = 5  # a question word is carried when a text word shares its lemma or its first five letters
+AFTER = 400
+SENTENCE_END = re.compile(r"(?<=[.!?…])\s|\n")
 VAGUE = frozenset({"несколько", "много", "немного", "немало", "десяток", "сотня", "тысяча", "дюжина"})
 DATE = re.compile(r"(?<!\d)((1[6-9]|20)\d\d|\d{1,2}\s+(январ|феврал|март|апрел|ма[яе]|июн|июл|август|сентябр|"
                   r"октябр|ноябр|декабр)\w*)(?!\d)", re.I)  # a date is not the count asked for
@@ -29,12 +31,12 @@ class WatchBar:
     min_coverage: float = 0.0
     figure: bool = False  # a how-many question's quote must give a figure
 
-    def passes(self, question: str, quote: str, title: str = "") -> bool:
-        """Whether this quote of a confident answer (with its article's title) alerts the watch."""
-        text = f"{title}\n{quote}"
-        if self.figure and not gives_figure(question, text):
+    def passes(self, question: str, quote: str, title: str = "", after: str = "") -> bool:
+        """Whether this quote of a confident answer alerts the watch: its words with its article's title and the
+        sentence after it (which often names what the quote tells of) carry the question; its figure is its own."""
+        if self.figure and not gives_figure(question, f"{title}\n{quote}"):
             return False
-        return coverage(question, text) >= self.min_coverage
+        return coverage(question, f"{title}\n{quote}\n{after}") >= self.min_coverage
 
 
 ASKED_HEAD = re.compile(r"\b(?:как(?:ой|ая|ое|ие|ого|ую|ом|им|ими|их)|сколько|скольких|чей|чья|чьё|чьи)\s+"
@@ -72,6 +74,13 @@ def coverage(question: str, text: str) -> float:
     stems = {w[:STEM] for w in found if len(w) >= STEM}
     carried = [t for t in asked if any(a in found or (len(a) >= STEM and a[:STEM] in stems) for a in t)]
     return len(carried) / len(asked)
+
+
+def next_sentence(text: str, end: int) -> str:
+    """The sentence that follows position ``end`` of a text (at most ``AFTER`` characters)."""
+    rest = text[end:end + AFTER].lstrip()
+    match = SENTENCE_END.search(rest)
+    return rest[:match.start()] if match else rest
 
 
 def gives_figure(question: str, text: str) -> bool:

@@ -28,7 +28,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 from typing import Any
 
-from assistant.watchbar import WATCH_BAR, WatchBar
+from assistant.watchbar import WATCH_BAR, WatchBar, next_sentence
 
 ROOT = Path(__file__).resolve().parent.parent
 CHANNELS = {"bbc": ("1001003921752_messages.json", "BBC News Русская служба"),
@@ -104,7 +104,7 @@ def replay(posts: list[Post], questions: list[str], data_dir: Path, step: timede
     from assistant.feeds.store import SqliteFeedStore
     from assistant.pipeline import Assistant
     from assistant.settings import Settings
-    from assistant.watches import SqliteWatchStore, WatchRunner
+    from assistant.watches import SqliteWatchStore, WatchRunner, sentence_after
 
     feeds: dict[str, bytes] = {}
     server, base = serve(feeds)
@@ -119,7 +119,9 @@ def replay(posts: list[Post], questions: list[str], data_dir: Path, step: timede
         asked[question].append({"part": [doc_key.get(d, d) for d in doc_ids], "answered": answer.answered,
                                 "confident": answer.confident,
                                 "citations": [{"post": doc_key.get(c.doc_id, c.doc_id), "title": c.title,
-                                               "quote": c.quote, "score": c.score} for c in answer.citations]})
+                                               "quote": c.quote, "score": c.score,
+                                               "after": sentence_after(assistant.get_article(c.doc_id), c.end)}
+                                              for c in answer.citations]})
         return answer
 
     assistant.ask_within = recorded  # type: ignore[method-assign]
@@ -152,7 +154,7 @@ def alerts(asks: list[dict[str, Any]], question: str, bar: WatchBar) -> dict[str
     found: dict[str, str] = {}
     for a in asks:
         for c in a["citations"] if a["answered"] and a["confident"] else []:
-            if c["post"] in a["part"] and bar.passes(question, c["quote"], c["title"]):
+            if c["post"] in a["part"] and bar.passes(question, c["quote"], c["title"], c["after"]):
                 found.setdefault(c["post"], c["quote"])
     return found
 
@@ -209,6 +211,16 @@ def table(rows: list[tuple[str, set[str], set[str], set[str], set[str], set[str]
     return "\n".join(lines)
 
 
+def with_after(asks: dict[str, list[dict[str, Any]]], posts: list[Post]) -> dict[str, list[dict[str, Any]]]:
+    """The recorded answers, each quote with the sentence after it in its post (for answers recorded without)."""
+    text = {p.key: p.text for p in posts}
+    for c in (c for q in asks.values() for a in q for c in a["citations"] if "after" not in c):
+        body = text.get(c["post"], "")
+        at = body.find(c["quote"])
+        c["after"] = next_sentence(body, at + len(c["quote"])) if at >= 0 else ""
+    return asks
+
+
 def report(recorded: dict[str, Any], labels: dict[str, Any], channels: list[str]) -> dict[str, Any]:
     """Per watch: labelled posts, the alerts out of fold, fitted and live (``WATCH_BAR``), with their quotes."""
     asks = recorded["asks"]
@@ -243,11 +255,12 @@ def main() -> None:
         sys.exit(f"{folder} is absent: the Telegram posts live in the project's ../shared folder")
     labels = json.loads(args.labels.read_text(encoding="utf-8"))
     channels = args.channels.split(",")
+    start, end = labels["window"]
+    posts = load_posts(folder, start, end, channels)[:args.limit or None]
     if args.answers and args.answers.exists():
         recorded = json.loads(args.answers.read_text(encoding="utf-8"))
+        recorded["asks"] = with_after(recorded["asks"], posts)
     else:
-        start, end = labels["window"]
-        posts = load_posts(folder, start, end, channels)[:args.limit or None]
         print(f"{len(posts)} posts, {len(labels['watches'])} standing questions", file=sys.stderr)
         with tempfile.TemporaryDirectory(prefix="feeds-replay-") as tmp:
             recorded = replay(posts, [w["question"] for w in labels["watches"]], Path(tmp),

@@ -14,7 +14,7 @@ from assistant.feeds.fetching import Fetcher
 from assistant.feeds.polling import FeedPoller, feed_doc_id
 from assistant.feeds.store import SqliteFeedStore
 from assistant.pipeline import Assistant
-from assistant.watchbar import WATCH_BAR, WatchBar, coverage, gives_figure, key_terms
+from assistant.watchbar import WATCH_BAR, WatchBar, coverage, gives_figure, key_terms, next_sentence
 from assistant.watches import SqliteWatchStore, WatchRunner, answering_articles
 from tests.conftest import make_settings
 from tests.feed_site import Page, Site
@@ -75,7 +75,8 @@ def test_the_watch_fires_for_the_post_with_the_count_not_for_the_near_misses(
     near = [feed_doc_id(site.url("/t/" + k.replace(":", "/"))) for k in NEAR_MISSES]
     answer = assistant.ask_within(TBILISI, near)
     assert answer.answered and answer.confident  # the answerer alone would have alerted on a near miss
-    assert answering_articles(answer, near, WatchBar()) and not answering_articles(answer, near)
+    assert answering_articles(answer, near, WatchBar()) and not answering_articles(answer, near, WATCH_BAR,
+                                                                                  assistant.get_article)
     assert watches.hits(watch.id) == []  # the watch bar kept the editor's attention
 
     site.routes["/telegram.json"] = Page(feed(site, posts, [ANSWER, *NEAR_MISSES]), "application/feed+json")
@@ -101,3 +102,13 @@ def test_coverage_and_figure_over_real_quotes() -> None:
     assert gives_figure("Кого помиловал Джо Байден?", "Байден помиловал сына")  # not a how-many question
     assert coverage("Кого помиловал Джо Байден?", "Байден помиловал своего сына Хантера") == 1.0
     assert WATCH_BAR.min_coverage > 0 and WATCH_BAR.figure
+
+
+def test_the_sentence_after_a_quote_carries_what_it_tells_of() -> None:
+    text = ("Группа вооруженных людей расстреляла 13 человек на вечеринке. По данным следствия, возраст погибших "
+            "составил от 15 до 20 лет. Мотивы неизвестны.")
+    quote = "Группа вооруженных людей расстреляла 13 человек на вечеринке."
+    after = next_sentence(text, len(quote))
+    assert after == "По данным следствия, возраст погибших составил от 15 до 20 лет."
+    question = "Сколько человек погибли на вечеринке?"
+    assert not WATCH_BAR.passes(question, quote) and WATCH_BAR.passes(question, quote, "", after)
