@@ -244,7 +244,7 @@ def main() -> None:
     parser.add_argument("--shared", type=Path, default=ROOT.parent / "shared")
     parser.add_argument("--labels", type=Path, default=ROOT / "bench" / "feeds_replay_labels.json")
     parser.add_argument("--step-hours", type=float, default=1.0,
-                        help="Hours of post time between polls (at 2 an hour of RIA overflows the 30-item feed).")
+                        help="Hours of post time between polls (with 2, some spans of RIA overflow the 30-item feed).")
     parser.add_argument("--channels", default="bbc,ria", help="Which channels to replay (bbc, ria or both).")
     parser.add_argument("--answers", type=Path, default=None,
                         help="Every answer the watches got: read from here when it exists, else written here.")
