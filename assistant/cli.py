@@ -379,10 +379,14 @@ def feedback_export(fmt: str, out_path: Path | None, data_dir: Path | None) -> N
 
 
 def open_feed_store(data_dir: Path | None) -> Any:
-    """The feed store alone (adding, listing and removing feeds loads no model)."""
+    """The feed store alone, where every store lives (``feeds.sqlite``, or PostgreSQL); no model loaded."""
+    from .backends import BackendError
     from .feeds.store import make_feed_store
 
-    return make_feed_store(load_settings(data_dir))
+    try:
+        return make_feed_store(load_settings(data_dir))
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()
@@ -481,10 +485,14 @@ def feeds_run(tick: float, data_dir: Path | None) -> None:
 
 
 def open_watch_store(data_dir: Path | None) -> Any:
-    """The watch store alone (no model loaded)."""
+    """The watch store alone, where every store lives (``watches.sqlite``, or PostgreSQL); no model loaded."""
+    from .backends import BackendError
     from .watches import make_watch_store
 
-    return make_watch_store(load_settings(data_dir))
+    try:
+        return make_watch_store(load_settings(data_dir))
+    except BackendError as exc:
+        raise click.ClickException(str(exc)) from exc
 
 
 @main.group()

@@ -30,8 +30,8 @@ class Settings(BaseSettings):
         "", description="Use a Chroma server (http://127.0.0.1:8000) instead of the embedded database."
     )
     database_url: SecretStr = Field(
-        SecretStr(""), description="Keep articles, keyword index, sentence vectors, stories, feedback and Slack "
-        "de-duplication in PostgreSQL (postgresql://user:password@host:5432/db) instead of SQLite files in the data "
+        SecretStr(""), description="Keep articles, keyword index, sentence vectors, stories, feedback, Slack "
+        "de-duplication, feeds and watches in PostgreSQL (postgresql://user:password@host:5432/db) instead of SQLite files in the data "
         "dir, so that replicas and ingest workers on several machines share them. Empty = embedded SQLite.",
     )
 

@@ -7,8 +7,10 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -72,7 +74,10 @@ class WatchHit:
 
 
 class WatchStore(Protocol):
-    """What watches need from a store (SQLite here; a PostgreSQL class can implement the same)."""
+    """What watches need from a store (SQLite here; PostgreSQL in ``backends/postgres_following.py``).
+
+    ``add_hit`` keeps a new answer only for articles it is the first to mark as asked over (a unique key of watch and
+    article), so that two runners given the same article notify once."""
 
     def add(self, question: str, channel: str = "cli", target: str = "") -> Watch: ...
     def get(self, watch_id: int) -> Watch | None: ...
@@ -83,6 +88,8 @@ class WatchStore(Protocol):
     def add_hit(self, watch_id: int, doc_ids: Sequence[str], answer: dict[str, Any], checked: Sequence[str]) -> int: ...
     def set_delivery(self, hit_id: int, delivery: str) -> None: ...
     def hits(self, watch_id: int | None = None) -> list[WatchHit]: ...
+    def checking(self, watch_id: int) -> AbstractContextManager[None]:
+        """Hold this watch while it is asked (another runner, on any machine, waits for it)."""
     def close(self) -> None: ...
 
 
@@ -143,15 +150,20 @@ class SqliteWatchStore:
         return {r[0] for r in rows} & set(doc_ids)
 
     def add_hit(self, watch_id: int, doc_ids: Sequence[str], answer: dict[str, Any], checked: Sequence[str]) -> int:
-        """Mark articles as asked over and, when ``doc_ids`` is not empty, store a new answer; returns its id (or 0)."""
-        with self._lock, self._conn:
-            self._conn.executemany("INSERT OR IGNORE INTO watch_seen (watch_id, doc_id) VALUES (?, ?)",
-                                   [(watch_id, d) for d in checked])
-            if not doc_ids:
-                return 0
-            cur = self._conn.execute("INSERT INTO watch_hits (watch_id, doc_ids, answer, created_at) VALUES (?, ?, ?, ?)",
-                                     (watch_id, json.dumps(list(doc_ids)), json.dumps(answer, ensure_ascii=False),
-                                      time.time()))
+        """Mark articles as asked over and, when ``doc_ids`` is not empty, store a new answer; returns its id (or 0).
+        An article another runner marked first is left out of the answer's articles (never the same article twice)."""
+        try:
+            with self._lock, self._conn:
+                fresh = {d for d in dict.fromkeys(checked) if self._conn.execute(
+                    "INSERT OR IGNORE INTO watch_seen (watch_id, doc_id) VALUES (?, ?)", (watch_id, d)).rowcount}
+                kept = [d for d in doc_ids if d in fresh]
+                if not kept:
+                    return 0
+                cur = self._conn.execute(
+                    "INSERT INTO watch_hits (watch_id, doc_ids, answer, created_at) VALUES (?, ?, ?, ?)",
+                    (watch_id, json.dumps(kept), json.dumps(answer, ensure_ascii=False), time.time()))
+        except sqlite3.IntegrityError:  # the watch was removed while it was being asked
+            return 0
         return int(cur.lastrowid or 0)
 
     def set_delivery(self, hit_id: int, delivery: str) -> None:
@@ -167,25 +179,28 @@ class SqliteWatchStore:
                                       f"{where} ORDER BY id DESC", params).fetchall()
         return [WatchHit(r[0], r[1], tuple(json.loads(r[2])), json.loads(r[3]), r[4], r[5]) for r in rows]
 
+    @contextmanager
+    def checking(self, watch_id: int) -> Iterator[None]:
+        """Nothing to wait for: a data dir belongs to one process (its runner asks one watch at a time)."""
+        yield
+
     def close(self) -> None:
         """Close the database."""
         self._conn.close()
 
 
-WATCH_STORES = {"sqlite": lambda settings: SqliteWatchStore(settings.watches_path)}
+WATCH_STORES: dict[str, Callable[[Settings], WatchStore]] = {
+    "embedded": lambda settings: SqliteWatchStore(settings.watches_path),
+    "postgresql": lambda settings: import_module("assistant.backends.postgres_following").open_watch_store(settings),
+}
 
 
-def following_available(settings: Settings) -> bool:
-    """Feeds and watches keep their state in SQLite files: on in the embedded mode, off with a shared database
-    (replicas hold nothing of their own; a PostgreSQL store for them is not written yet)."""
-    if settings.database_url.get_secret_value():
-        log.warning("feeds and standing questions are off with ASSISTANT_DATABASE_URL (embedded mode only for now)")
-        return False
-    return True
+def make_watch_store(settings: Settings, kind: str | None = None) -> WatchStore:
+    """The watch store of this kind, by default the one ``ASSISTANT_DATABASE_URL`` picks for every store
+    (``embedded``: ``watches.sqlite`` in the data dir; ``postgresql``: the shared database)."""
+    from .backends import backend_name
 
-
-def make_watch_store(settings: Settings, kind: str = "sqlite") -> WatchStore:
-    """The watch store of this kind (``sqlite``; keyed like the other stores' backends)."""
+    kind = kind or backend_name(settings)
     if kind not in WATCH_STORES:
         raise ValueError(f"unknown watch store {kind!r}: use one of {', '.join(sorted(WATCH_STORES))}")
     return WATCH_STORES[kind](settings)
@@ -248,7 +263,8 @@ class WatchRunner:
         with self._lock:
             for watch in self.store.all():
                 if not watch.paused:
-                    found.extend(self._check_watch(watch, doc_ids))
+                    with self.store.checking(watch.id):  # runners on other machines wait: each article asked once
+                        found.extend(self._check_watch(watch, doc_ids))
         return found
 
     def _check_watch(self, watch: Watch, doc_ids: Sequence[str]) -> list[WatchHit]:

@@ -1,5 +1,6 @@
 """``assistant migrate``: copy an embedded store (SQLite files + embedded Chroma) into PostgreSQL and a Chroma server,
-without embedding anything again: vectors, sentence vectors, story clusters and feedback are copied as stored."""
+without embedding anything again: vectors, sentence vectors, story clusters, feedback, feeds and watches are copied
+as stored."""
 
 from __future__ import annotations
 
@@ -25,11 +26,14 @@ class Migrated:
     sentences: int = 0
     stories: int = 0
     feedback: int = 0
+    feeds: int = 0
+    watches: int = 0
 
     def line(self) -> str:
         """One line for the report."""
         return (f"copied {self.articles} articles, {self.vectors} chunk vectors, {self.sentences} articles' sentence "
-                f"vectors, {self.stories} story entries, {self.feedback} feedback records")
+                f"vectors, {self.stories} story entries, {self.feedback} feedback records, {self.feeds} feeds, "
+                f"{self.watches} standing questions")
 
 
 def migrate(source: Settings, target: Settings, progress: Callable[[str], None] = print) -> Migrated:
@@ -64,7 +68,34 @@ def migrate(source: Settings, target: Settings, progress: Callable[[str], None] 
                                   "comment, question, answer, citations, filters", order="id")
         conn.execute("SELECT setval(pg_get_serial_sequence('feedback', 'id'), greatest(1, (SELECT max(id) FROM "
                      "feedback)))")
+    done.feeds, done.watches = copy_following(source, target)
     return done
+
+
+FOLLOWING = {  # table -> its columns, the same in the SQLite files and in PostgreSQL (parents before children)
+    "feeds": "id, url, name, every_s, etag, last_modified, last_poll, next_due, failures, last_result, last_error, "
+             "added_at",
+    "feed_items": "url, feed_id, doc_id, status, seen_at",
+    "watches": "id, question, channel, target, paused, created_at",
+    "watch_hits": "id, watch_id, doc_ids, answer, delivery, created_at",
+    "watch_seen": "watch_id, doc_id",
+}
+
+
+def copy_following(source: Settings, target: Settings) -> tuple[int, int]:
+    """Feeds (with the item URLs handled) and watches (with their answers and the articles each was asked over), ids
+    kept, into the target's empty tables; returns (feeds, watches)."""
+    from .postgres_following import following_database
+
+    with following_database(target).tx() as conn:
+        if conn.execute("SELECT (SELECT count(*) FROM feeds) + (SELECT count(*) FROM watches)").fetchone() != (0,):
+            raise BackendError("the database already holds feeds or watches: migrate into an empty one")
+        counts = {table: copy_rows(source.feeds_path if table.startswith("feed") else source.watches_path, conn,
+                                   table, columns) for table, columns in FOLLOWING.items()}
+        for table in ("feeds", "watches", "watch_hits"):
+            conn.execute(f"SELECT setval(pg_get_serial_sequence('{table}', 'id'), greatest(1, (SELECT max(id) FROM "
+                         f"{table})), (SELECT count(*) > 0 FROM {table}))")
+    return counts["feeds"], counts["watches"]
 
 
 def sqlite_rows(path: Any, sql: str) -> list[tuple[Any, ...]]:

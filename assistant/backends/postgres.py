@@ -140,20 +140,24 @@ class Database:
         self.pool.close()
 
 
-def ensure_schema(conn: psycopg.Connection[Any], url: str) -> None:
-    """Create or upgrade the schema to ``SCHEMA_VERSION``; refuse a database of a newer version."""
+def ensure_schema(conn: psycopg.Connection[Any], url: str, migrations: dict[int, str] | None = None,
+                  table: str = "assistant_schema") -> None:
+    """Create or upgrade a schema (the stores', or another part's ``migrations`` versioned in its own ``table``) to
+    its newest version; refuse a database of a newer version."""
+    migrations = migrations or MIGRATIONS
+    newest = max(migrations)
     conn.execute("SELECT pg_advisory_lock(%s, 2)", (LOCK_NS,))
     try:
-        conn.execute("CREATE TABLE IF NOT EXISTS assistant_schema (version integer NOT NULL)")
-        current = conn.execute("SELECT coalesce(max(version), 0) FROM assistant_schema").fetchone()[0]  # type: ignore[index]
-        if current > SCHEMA_VERSION:
+        conn.execute(f"CREATE TABLE IF NOT EXISTS {table} (version integer NOT NULL)")
+        current = conn.execute(f"SELECT coalesce(max(version), 0) FROM {table}").fetchone()[0]  # type: ignore[index]
+        if current > newest:
             raise BackendError(
-                f"the database {describe(url)} has schema version {current}, newer than this assistant's "
-                f"({SCHEMA_VERSION}): upgrade the assistant on this machine (a newer version wrote it)")
-        for version in range(current + 1, SCHEMA_VERSION + 1):
+                f"the database {describe(url)} has schema version {current} ({table}), newer than this assistant's "
+                f"({newest}): upgrade the assistant on this machine (a newer version wrote it)")
+        for version in range(current + 1, newest + 1):
             with conn.transaction():
-                conn.execute(MIGRATIONS[version])
-                conn.execute("INSERT INTO assistant_schema VALUES (%s)", (version,))
+                conn.execute(migrations[version])
+                conn.execute(f"INSERT INTO {table} VALUES (%s)", (version,))
     finally:
         conn.execute("SELECT pg_advisory_unlock(%s, 2)", (LOCK_NS,))
 

@@ -32,7 +32,7 @@ class PollResult:
 
     url: str
     name: str
-    status: str  # ok, not_modified, failed
+    status: str  # ok, not_modified, failed, busy (polled by another process right now, or no longer due)
     added: list[str] = field(default_factory=list)  # doc ids stored
     skipped: int = 0  # items already stored (same URL or same text)
     failures: list[str] = field(default_factory=list)  # items that could not be read, each with why
@@ -44,6 +44,8 @@ class PollResult:
             return f"failed: {self.error}"
         if self.status == "not_modified":
             return "not modified (304)"
+        if self.status == "busy":
+            return "being polled by another process"
         line = f"{len(self.added)} new, {self.skipped} already stored"
         return f"{line}, {len(self.failures)} failed ({'; '.join(self.failures[:3])})" if self.failures else line
 
@@ -70,16 +72,22 @@ class FeedPoller:
         self._lock = threading.Lock()  # one poll at a time (the scheduler's and a "poll now" button)
 
     def poll_due(self) -> list[PollResult]:
-        """Poll every feed whose time has come."""
-        return [self.poll(feed) for feed in self.store.due(self.clock())]
+        """Poll every feed whose time has come (and that no other process is polling or has just polled)."""
+        polled = [self.poll(feed, only_due=True) for feed in self.store.due(self.clock())]
+        return [r for r in polled if r.status != "busy"]
 
     def poll_all(self) -> list[PollResult]:
         """Poll every feed now."""
         return [self.poll(feed) for feed in self.store.all()]
 
-    def poll(self, feed: Feed) -> PollResult:
-        """Fetch, parse and ingest one feed, recording the outcome (errors become the result, never raised)."""
-        with self._lock:
+    def poll(self, feed: Feed, only_due: bool = False) -> PollResult:
+        """Fetch, parse and ingest one feed, recording the outcome (errors become the result, never raised); held
+        in the store so that replicas sharing it poll a feed once ("busy" when another one holds it)."""
+        with self._lock, self.store.claim(feed.id) as ours:
+            current = next((f for f in self.store.all() if f.id == feed.id), None) if ours else None  # as stored now
+            if current is None or (only_due and current.next_due > self.clock()):
+                return PollResult(feed.url, feed.name, "busy")
+            feed = current
             fetched: Fetched | None = None
             try:
                 fetched = self.fetcher.get(feed.url, feed.etag, feed.last_modified)

@@ -1,11 +1,14 @@
-"""Where feeds, their validators, last results and seen items live: a small interface, SQLite behind it."""
+"""Where feeds, their validators, last results and seen items live: a small interface, SQLite or PostgreSQL behind it."""
 
 from __future__ import annotations
 
 import sqlite3
 import threading
 import time
+from collections.abc import Callable, Iterator
+from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -51,7 +54,7 @@ class Feed:
 
 
 class FeedStore(Protocol):
-    """What the poller needs from a store of feeds (SQLite here; a PostgreSQL class can implement the same)."""
+    """What the poller needs from a store of feeds (SQLite here; PostgreSQL in ``backends/postgres_following.py``)."""
 
     def add(self, url: str, name: str, every_s: int) -> Feed: ...
     def remove(self, ref: str) -> Feed | None: ...
@@ -62,6 +65,8 @@ class FeedStore(Protocol):
                     next_due: float, now: float) -> None: ...
     def seen(self, url: str) -> str | None: ...
     def mark_seen(self, url: str, feed_id: int, doc_id: str, status: str) -> None: ...
+    def claim(self, feed_id: int) -> AbstractContextManager[bool]:
+        """Hold this feed for one poll: False while another process (replica, worker) polls it."""
     def close(self) -> None: ...
 
 
@@ -133,16 +138,28 @@ class SqliteFeedStore:
             self._conn.execute("INSERT OR REPLACE INTO feed_items (url, feed_id, doc_id, status, seen_at) "
                                "VALUES (?, ?, ?, ?, ?)", (url, feed_id, doc_id, status, time.time()))
 
+    @contextmanager
+    def claim(self, feed_id: int) -> Iterator[bool]:
+        """Always ours: a data dir belongs to one process (the poller's own lock keeps its polls apart)."""
+        yield True
+
     def close(self) -> None:
         """Close the database."""
         self._conn.close()
 
 
-FEED_STORES = {"sqlite": lambda settings: SqliteFeedStore(settings.feeds_path)}
+FEED_STORES: dict[str, Callable[[Settings], FeedStore]] = {
+    "embedded": lambda settings: SqliteFeedStore(settings.feeds_path),
+    "postgresql": lambda settings: import_module("assistant.backends.postgres_following").open_feed_store(settings),
+}
 
 
-def make_feed_store(settings: Settings, kind: str = "sqlite") -> FeedStore:
-    """The feed store of this kind (``sqlite``; the factory is keyed like the other stores' backends)."""
+def make_feed_store(settings: Settings, kind: str | None = None) -> FeedStore:
+    """The feed store of this kind, by default the one ``ASSISTANT_DATABASE_URL`` picks for every store
+    (``embedded``: ``feeds.sqlite`` in the data dir; ``postgresql``: the shared database)."""
+    from ..backends import backend_name
+
+    kind = kind or backend_name(settings)
     if kind not in FEED_STORES:
         raise ValueError(f"unknown feed store {kind!r}: use one of {', '.join(sorted(FEED_STORES))}")
     return FEED_STORES[kind](settings)

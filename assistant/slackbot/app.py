@@ -13,7 +13,7 @@ from concurrent.futures import Executor
 from typing import TYPE_CHECKING, Any
 
 from ..web.guards import BodyLimit, body_limit
-from .blocks import FEEDBACK_DOWN, FEEDBACK_UP, SHARE
+from .blocks import FEEDBACK_DOWN, FEEDBACK_UP, FOLLOW, SHARE
 from .dedupe import dedupe_middleware
 from .handlers import COMMENT_CALLBACK, SlackBot
 
@@ -111,6 +111,7 @@ def register(app: App, bot: SlackBot, seen: SeenStore, answers: Executor) -> Non
     app.action(re.compile(f"^({FEEDBACK_UP}|{FEEDBACK_DOWN})$"))(ack=ack_now,
                                                                   lazy=[deferred(answers, bot.on_feedback)])
     app.action(SHARE)(ack=ack_now, lazy=[deferred(answers, bot.on_share)])
+    app.action(FOLLOW)(ack=ack_now, lazy=[deferred(answers, bot.on_follow)])
 
     @app.view(COMMENT_CALLBACK)
     def comment_submitted(ack: Any, view: dict[str, Any]) -> None:
@@ -131,11 +132,11 @@ def build_bolt_app(assistant: Assistant, settings: Settings, client: WebClient |
     install_redaction(settings)
     app = App(client=client or make_client(settings), signing_secret=secret, name="news-assistant", logger=log,
               listener_executor=ThreadPoolExecutor(max_workers=ACK_THREADS, thread_name_prefix="slack-ack"))
-    from ..watches import following_available, make_watch_store
+    from ..watches import make_watch_store
 
     answers = ThreadPoolExecutor(max_workers=ANSWER_THREADS, thread_name_prefix="slack-answer")
     bot = SlackBot(assistant, open_feedback(settings), log, settings.slack_command,
-                   make_watch_store(settings) if following_available(settings) else None)
+                   make_watch_store(settings))
     register(app, bot, open_seen(settings), answers)
     return app
 

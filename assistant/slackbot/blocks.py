@@ -16,6 +16,8 @@ MAX_FALLBACK_CHARS = 3000  # the notification text we send (Slack truncates at 4
 FEEDBACK_UP = "feedback_up"
 FEEDBACK_DOWN = "feedback_down"
 SHARE = "share_answer"
+FOLLOW = "follow_question"
+MAX_BUTTON_VALUE = 2000  # Slack's limit for a button's value
 CONTINUED = "(…)"  # the notification text of the second and later messages of a long answer
 
 _ENTITY = re.compile(r"&(?:amp|lt|gt);")
@@ -24,10 +26,10 @@ _SAFE_URL = re.compile(r"^https?://[^\s<>|]+$", re.IGNORECASE)
 TEXTS = {
     "ru": {"filters": "Фильтры: {}", "no_filters": "Фильтры: нет, поиск по всему корпусу",
            "searched": "Искали: «{}»", "no_answer": ":mag: {}", "question": "*Вопрос* от <@{}>: {}",
-           "also": "Эта же история: {}"},
+           "also": "Эта же история: {}", "follow": "Следить"},
     "en": {"filters": "Filters: {}", "no_filters": "Filters: none, the whole corpus was searched",
            "searched": "Searched for: “{}”", "no_answer": ":mag: {}", "question": "*Question* from <@{}>: {}",
-           "also": "The same story: {}"},
+           "also": "The same story: {}", "follow": "Follow"},
 }
 
 
@@ -139,6 +141,11 @@ def feedback_buttons(value: str) -> list[Block]:
 def share_button(value: str) -> Block:
     """The «Share in channel» button of an ephemeral /ask answer."""
     return button("Share in channel", SHARE, value, style="primary")
+
+
+def follow_button(answer: Answer) -> Block:
+    """The «Следить» / "Follow" button: saves the answer's question as a standing question for this channel."""
+    return button(texts(answer.lang)["follow"], FOLLOW, answer.question[:MAX_BUTTON_VALUE])
 
 
 def answer_blocks(answer: Answer, buttons: list[Block] | None = None, asker: str = "") -> list[Block]:

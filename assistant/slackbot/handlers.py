@@ -17,13 +17,14 @@ from .blocks import (
     escape,
     fallback_text,
     feedback_buttons,
+    follow_button,
     section,
     share_button,
     split_messages,
 )
 from .intent import wants_answer
 from .refs import pack_answer, unpack_answer
-from .watching import watch_command
+from .watching import follow, target_of, watch_command
 
 if TYPE_CHECKING:
     from slack_sdk import WebClient
@@ -53,6 +54,9 @@ MESSAGES = {
         "share_failed": "Не получилось отправить ответ в канал ({}). Добавьте бота в канал: /invite @бот",
         "modal_title": "Спасибо за отзыв", "modal_submit": "Отправить", "modal_close": "Закрыть",
         "modal_label": "Что было не так? (необязательно)",
+        "followed": "Слежу за вопросом «{q}» (№{id}). Когда в новых статьях появится уверенный ответ, пришлю его "
+                    "сюда с цитатами. Остановить: `{cmd} watch stop {id}`.",
+        "already": "Я уже слежу здесь за вопросом «{q}» (№{id}). Остановить: `{cmd} watch stop {id}`.",
     },
     "en": {
         "help": "Ask a question about the news, e.g. “Which documents were signed during the visit?”",
@@ -61,6 +65,9 @@ MESSAGES = {
         "share_failed": "Could not post the answer to the channel ({}). Invite the bot: /invite @bot",
         "modal_title": "Thanks for the feedback", "modal_submit": "Send", "modal_close": "Close",
         "modal_label": "What was wrong? (optional)",
+        "followed": "Following “{q}” (#{id}). When new articles answer it confidently, I will post the answer "
+                    "here with its quotes. To stop: `{cmd} watch stop {id}`.",
+        "already": "I already follow “{q}” here (#{id}). To stop: `{cmd} watch stop {id}`.",
     },
 }
 
@@ -239,8 +246,8 @@ class SlackBot:
 
     def post_answer(self, client: WebClient, channel: str, thread_ts: str | None, answer: Answer,
                     asker: str = "") -> None:
-        """Post an answer with feedback buttons, split over several messages when it is long."""
-        blocks = answer_blocks(answer, feedback_buttons(pack_answer(answer)), asker)
+        """Post an answer with feedback (and follow) buttons, split over several messages when it is long."""
+        blocks = answer_blocks(answer, [*feedback_buttons(pack_answer(answer)), *self.follow_buttons(answer)], asker)
         for i, part in enumerate(split_messages(blocks)):
             client.chat_postMessage(channel=channel, thread_ts=thread_ts, blocks=part,
                                     text=fallback_text(answer) if i == 0 else CONTINUED,
@@ -261,7 +268,7 @@ class SlackBot:
         try:
             answer = self.assistant.ask(question)
             value = pack_answer(answer)
-            blocks = answer_blocks(answer, [share_button(value), *feedback_buttons(value)])
+            blocks = answer_blocks(answer, [share_button(value), *feedback_buttons(value), *self.follow_buttons(answer)])
             for i, part in enumerate(split_messages(blocks)):
                 respond(response_type="ephemeral", replace_original=False, blocks=part,
                         text=fallback_text(answer) if i == 0 else CONTINUED)
@@ -285,6 +292,37 @@ class SlackBot:
                     text=say(answer.lang, "share_failed").format(error))
             return
         respond(delete_original=True)
+
+    # ---- following a question ------------------------------------------------------------------------------
+
+    def follow_buttons(self, answer: Answer) -> list[Event]:
+        """The «Следить» / "Follow" button when standing questions are kept (none for an empty question)."""
+        return [follow_button(answer)] if self.watches is not None and answer.question.strip() else []
+
+    def on_follow(self, body: Event, action: Event, client: WebClient, respond: Callable[..., Any]) -> None:
+        """«Следить»: save the answer's question as a watch for this channel (or the user, from a DM), and
+        confirm in the answer's thread (an ephemeral answer is confirmed privately)."""
+        container = body.get("container") or {}
+        channel = (body.get("channel") or {}).get("id") or container.get("channel_id", "")
+        question = str(action.get("value") or "")
+        lang = lang_of(question)
+        try:
+            if self.watches is None:
+                raise RuntimeError("standing questions are not kept by this bot (no watch store)")
+            watch, new = follow(self.watches, question, target_of({"channel_id": channel,
+                                                                   "user_id": body["user"]["id"]}))
+            reply = say(lang, "followed" if new else "already").format(q=watch.question, id=watch.id,
+                                                                       cmd=self.command)
+            message = body.get("message") or {}
+            thread_ts = (container.get("thread_ts") or message.get("thread_ts") or container.get("message_ts")
+                         or message.get("ts"))
+            if container.get("is_ephemeral") or not thread_ts:
+                respond(response_type="ephemeral", replace_original=False, text=reply)
+            else:
+                client.chat_postMessage(channel=channel, thread_ts=thread_ts, text=reply)
+        except Exception:
+            self.log.exception("could not follow a question for %s in %s", body.get("user", {}).get("id"), channel)
+            respond(response_type="ephemeral", replace_original=False, text=say(lang, "sorry"))
 
     # ---- feedback ------------------------------------------------------------------------------------------
 

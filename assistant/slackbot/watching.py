@@ -6,7 +6,7 @@ import re
 from typing import TYPE_CHECKING, Any
 
 if TYPE_CHECKING:
-    from ..watches import WatchStore
+    from ..watches import Watch, WatchStore
 
 WATCH_RE = re.compile(r"^\s*(?:watch|follow|следить|слежу|подписаться)\b[:\s]*(.*)$", re.IGNORECASE | re.DOTALL)
 STOP_RE = re.compile(r"^(?:stop|remove|стоп|удалить)\s+#?(\d+)$", re.IGNORECASE)
@@ -16,6 +16,14 @@ def target_of(command: dict[str, Any]) -> str:
     """Where notifications go: the channel the command was given in, or the user (a DM) from a DM or group DM."""
     channel = str(command.get("channel_id") or "")
     return channel if channel.startswith(("C", "G")) else str(command.get("user_id") or channel)
+
+
+def follow(store: WatchStore, question: str, target: str) -> tuple[Watch, bool]:
+    """The watch of this question for this channel or user, and whether it is new (a second click adds none)."""
+    for watch in store.all():
+        if watch.channel == "slack" and watch.target == target and watch.question == question.strip():
+            return watch, False
+    return store.add(question, "slack", target), True
 
 
 def watch_command(store: WatchStore, command: dict[str, Any]) -> str | None:

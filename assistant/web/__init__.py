@@ -19,12 +19,11 @@ __all__ = ["build_app", "ingest_demo_corpus", "serve"]
 
 def build_app(assistant: Assistant, settings: Settings | None = None, following: Following | None = None) -> FastAPI:
     """FastAPI app with ``/api/*`` and the Gradio chat mounted at ``/`` (login from ``settings.auth_pairs()``);
-    feeds and watches in the data dir unless ``following`` is given (polling is started by ``serve``)."""
+    feeds and watches where every store lives unless ``following`` is given (polling is started by ``serve``)."""
     import gradio as gr
     from fastapi import FastAPI
 
     from ..following import open_following
-    from ..watches import following_available
     from .api import add_api, body_limits
     from .following_ui import FOLLOW_CSS
     from .guards import body_limit, same_origin
@@ -33,7 +32,7 @@ def build_app(assistant: Assistant, settings: Settings | None = None, following:
     from .ui import build_ui, system_font_theme
 
     settings = settings or assistant.settings
-    if following is None and following_available(settings):
+    if following is None:
         following = open_following(assistant, settings)
     service = WebService(assistant, settings, following)
     auth = settings.auth_pairs()

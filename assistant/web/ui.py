@@ -404,8 +404,8 @@ def build_ui(service: WebService) -> gr.Blocks:
     with gr.Blocks(title="Новостной ассистент · News assistant", fill_width=True, analytics_enabled=False) as demo:
         ui = Layout(service, handlers.get_article)
         wire(ui, handlers)
-        wire_following(ui.follow_box, ui.feeds_box, ui.answers, service)
-        load_following(demo, ui.follow_box, ui.feeds_box, service)
+        wire_following(ui.follow_box, ui.feeds_box, ui.answers, ui.lang, service)
+        load_following(demo, ui.follow_box, ui.feeds_box, ui.lang, service)
         demo.load(handlers.load, [ui.lang], [ui.lang, ui.corpus, ui.sources, ui.delete_pick], js=BROWSER_LANG_JS,
                   api_visibility="private")
         gr.api(handlers.ask, api_name="ask")

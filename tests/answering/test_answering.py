@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -214,6 +215,24 @@ def test_fit_is_deterministic_and_learns_the_signal() -> None:
     assert threshold_for([0.1, 0.5, 0.9, 1.0], [], 0.25) == pytest.approx(0.5, abs=1e-5)
 
 
+def test_a_dropped_feature_gets_no_weight_but_the_correction_still_sees_it() -> None:
+    from assistant.answering.correction import LEX, Correction
+    from assistant.answering.training.train import make_fitter
+
+    groups = signal_groups(3, 40, 12)  # answered by the row with the highest feature 0
+    rng = np.random.default_rng(4)
+    for g in groups:
+        g.features[:, 1] = g.features[:, 0] + 0.3 * rng.normal(size=len(g.labels))  # a proxy of feature 0
+        g.features[:, LEX] = 1.0  # the question copies its text: the correction applies in full
+    n = len(FEATURES)
+    correction = Correction(np.zeros(n, np.float32), np.ones(n, np.float32), 5 * np.eye(n, dtype=np.float32)[0],
+                            0.0, 0.0)  # ranks by feature 0 on its own
+    fitted = make_fitter(1.0, [FEATURES[0]], correction)(groups)
+    assert fitted.coef[0] == 0.0
+    assert abs(fitted.coef[1]) < 0.5  # the proxy is not learned again on top of the correction (2.7 if the fit
+    # saw the correction without feature 0, which it never lacks when the ranker answers)
+
+
 def test_training_can_fix_the_setting_the_rule_would_choose() -> None:
     from assistant.answering.training.train import choose
 
@@ -410,11 +429,11 @@ def test_feature_elimination_drops_only_what_cross_validation_rewards() -> None:
     from assistant.answering.training.selection import eliminate
 
     group = Group("q", "lexical", "ru-ru", np.ones((3, len(FEATURES)), dtype=np.float32), np.array([1.0, 0, 0]), True)
-    gains = {"lead": 0.05, "chars": 0.02, "dense": -0.2}  # what zeroing each column does to the judged score
+    gains = {"lead": 0.05, "chars": 0.02, "dense": -0.2}  # what leaving out each feature does to the judged score
 
-    def judge(groups: list[Group]) -> tuple[float, float]:
-        zeroed = {n for i, n in enumerate(FEATURES) if not groups[0].features[:, i].any()}
-        return 0.6 + sum(gains.get(n, -0.01) for n in zeroed), 0.7
+    def judge(groups: list[Group], dropped: Sequence[str]) -> tuple[float, float]:
+        assert groups == [group]
+        return 0.6 + sum(gains.get(n, -0.01) for n in dropped), 0.7
 
     steps = eliminate([group], judge)
     assert [s.dropped for s in steps] == ["lead", "chars"] and abs(steps[-1].cv - 0.67) < 1e-9

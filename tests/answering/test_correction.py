@@ -12,9 +12,10 @@ from assistant.answering.correction import LEX, Correction, copy_gate
 from assistant.answering.features import FEATURES
 from assistant.answering.model_file import AnswerModelError, builtin_path, read_model
 from assistant.answering.rankers import make_ranker
-from assistant.answering.training.cloze import ASK, build
+from assistant.answering.training.cloze import ASK, build, corpus_questions, sentence_entities
 from assistant.answering.training.data import Group
 from assistant.answering.training.fit import fit, fit_correction, top1
+from assistant.loading import make_article
 
 SIGNAL = FEATURES.index("chars")  # the feature that marks the answer in the groups below
 
@@ -121,3 +122,19 @@ def test_cloze_questions_ask_for_an_entity_of_a_paragraph_with_the_words_around_
         assert q.answers[0] in texts[q.doc_id] and q.answers[0] not in q.question
     assert [q.question for q in build(tmp_path / "txt", tmp_path / "ann", 7, 1000, frozenset()).questions][:4] \
         == [q.question for q in build(tmp_path / "txt", tmp_path / "ann", 7, 1000, frozenset()).questions][:4]
+
+
+def test_cloze_questions_over_a_stored_corpus_find_their_entities_without_annotations(tmp_path: Path) -> None:
+    sentence = "В среду президент Владимир Путин прилетел в Казахстан, где 12 апреля подписал 15 соглашений."
+    found = {sentence[a:b]: kind for a, b, kind in sentence_entities(sentence)}
+    assert found == {"Владимир Путин": "PERSON", "Казахстан": "CITY", "12 апреля": "DATE", "15": "NUMBER"}
+    articles = [make_article({"title": f"Новость {i}", "id": f"n{i}"}, "\n".join(PARAGRAPHS), tmp_path / "c.jsonl", i)
+                for i in range(1, 6)]
+    questions = corpus_questions(articles, 7, 6, frozenset({"n1"}))
+    assert len(questions) == 6 and "n1" not in {q.doc_id for q in questions}  # a dev question's article left out
+    texts = {a.doc_id: a.text for a in articles}
+    for q in questions:
+        assert q.kind == "cloze" and q.question.endswith("?") and q.answers[0] in texts[q.doc_id]
+        assert not q.answers[0].startswith("Новость")  # asked about the body, never the headline line
+    assert [q.question for q in corpus_questions(articles, 7, 6, frozenset())] \
+        == [q.question for q in corpus_questions(articles, 7, 6, frozenset())]

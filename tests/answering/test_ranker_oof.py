@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import zlib
+from collections.abc import Sequence
 from pathlib import Path
 
 import numpy as np
@@ -120,9 +121,9 @@ def test_related_features_are_eliminated_together() -> None:
     group_ = Group("q", "lexical", "ru-ru", np.ones((3, len(FEATURES)), dtype=np.float32), np.array([1.0, 0, 0]), True)
     units = [("width2", "width3"), ("hub",), ("dense",)]
 
-    def judge(groups: list[Group]) -> tuple[float, float]:
-        zeroed = {n for i, n in enumerate(FEATURES) if not groups[0].features[:, i].any()}
-        return 0.5 + 0.1 * ({"width2", "width3"} <= zeroed) - 0.3 * ("dense" in zeroed), 0.0
+    def judge(groups: list[Group], dropped: Sequence[str]) -> tuple[float, float]:
+        left_out = set(dropped)
+        return 0.5 + 0.1 * ({"width2", "width3"} <= left_out) - 0.3 * ("dense" in left_out), 0.0
 
     steps = eliminate([group_], judge, units)
     assert [s.dropped for s in steps] == ["width2+width3"] and steps[0].cv == pytest.approx(0.6)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -12,9 +11,10 @@ from click.testing import CliRunner
 from assistant.cli import main
 from assistant.feeds.fetching import Fetcher
 from assistant.feeds.polling import FeedPoller, feed_doc_id
-from assistant.feeds.store import SqliteFeedStore
+from assistant.feeds.store import make_feed_store
 from assistant.pipeline import Assistant
-from assistant.watches import SlackNotifier, SqliteWatchStore, WatchRunner, notification_text
+from assistant.settings import Settings
+from assistant.watches import SlackNotifier, WatchRunner, make_watch_store, notification_text
 from tests.conftest import make_settings
 from tests.feed_site import Page, Site, Story, json_feed, rss
 from tests.slack_fake import start_fake_slack
@@ -35,12 +35,13 @@ def embedder(tmp_path_factory: pytest.TempPathFactory) -> Any:
 
 
 class Newsroom:
-    """An empty store, a feed poller and a watch runner over it."""
+    """An empty store, a feed poller and a watch runner over it; feeds and watches in the store ``stores`` picks
+    (SQLite files in the data dir, or PostgreSQL)."""
 
-    def __init__(self, data: Path, embedder: Any, notifiers: dict[str, Any] | None = None) -> None:
-        self.assistant = Assistant(make_settings(data), embedder=embedder)
-        self.feeds = SqliteFeedStore(data / "feeds.sqlite")
-        self.watches = SqliteWatchStore(data / "watches.sqlite")
+    def __init__(self, stores: Settings, embedder: Any, notifiers: dict[str, Any] | None = None) -> None:
+        self.assistant = Assistant(make_settings(stores.data_dir), embedder=embedder)
+        self.feeds = make_feed_store(stores)
+        self.watches = make_watch_store(stores)
         self.runner = WatchRunner(self.assistant, self.watches, notifiers).attach()
         self.poller = FeedPoller(self.assistant, self.feeds, Fetcher(timeout=10, host_delay=0.0))
 
@@ -57,8 +58,8 @@ class Newsroom:
 
 
 @pytest.fixture
-def newsroom(tmp_path: Path, embedder: Any) -> Iterator[Newsroom]:
-    room = Newsroom(tmp_path / "data", embedder)
+def newsroom(backend_settings: Settings, embedder: Any) -> Iterator[Newsroom]:
+    room = Newsroom(backend_settings, embedder)
     yield room
     room.close()
 
@@ -98,11 +99,11 @@ def test_a_paused_watch_is_not_asked(site: Site, stories: list[Story], newsroom:
 
 
 def test_a_slack_watch_posts_the_quotes_with_their_dates(
-        site: Site, stories: list[Story], tmp_path: Path, embedder: Any) -> None:
+        site: Site, stories: list[Story], backend_settings: Settings, embedder: Any) -> None:
     from slack_sdk import WebClient
 
     fake, server = start_fake_slack()
-    room = Newsroom(tmp_path / "data", embedder,
+    room = Newsroom(backend_settings, embedder,
                     {"slack": SlackNotifier(WebClient(token="xoxb-test", base_url=fake.api_url))})
     try:
         watch = room.watches.add(MEXICO, "slack", "C0NEWS")
@@ -120,17 +121,32 @@ def test_a_slack_watch_posts_the_quotes_with_their_dates(
         server.shutdown()
 
 
-def test_watches_and_their_history_survive_a_restart(tmp_path: Path) -> None:
-    store = SqliteWatchStore(tmp_path / "watches.sqlite")
+def reopened(settings: Settings) -> Any:
+    """The watch store as a new process opens it (for PostgreSQL: a new pool, the schema checked again)."""
+    if settings.database_url.get_secret_value():
+        from assistant.backends import postgres, postgres_following
+
+        postgres._databases.pop(settings.database_url.get_secret_value()).close()
+        postgres_following._ready.clear()
+    return make_watch_store(settings)
+
+
+def test_watches_and_their_history_survive_a_restart(backend_settings: Settings) -> None:
+    store = make_watch_store(backend_settings)
     watch = store.add("Что нового о переговорах на Кипре?", "web", "anna")
     store.add_hit(watch.id, ["d1"], {"question": watch.question, "citations": [{"quote": "q", "date": "2010-01-31"}]},
                   ["d1", "d2"])
     store.close()
-    again = SqliteWatchStore(tmp_path / "watches.sqlite")
+    again = reopened(backend_settings)
     try:
         assert again.all() == [watch]
         assert [h.doc_ids for h in again.hits(watch.id)] == [("d1",)]
         assert again.seen(watch.id, ["d1", "d2", "d3"]) == {"d1", "d2"}
+        assert again.add_hit(watch.id, ["d2"], {}, ["d2", "d3"]) == 0  # d2 was asked over before: never twice
+        assert again.add_hit(watch.id, ["d3", "d4"], {}, ["d4"]) > 0 and again.hits()[0].doc_ids == ("d4",)
+        again.remove(watch.id)
+        assert again.add_hit(watch.id, ["d5"], {}, ["d5"]) == 0  # removed while it was asked: nothing kept
+        assert again.hits() == []
     finally:
         again.close()
 
@@ -144,11 +160,14 @@ def test_notification_text_names_each_article_and_its_date() -> None:
                                  "[1] «Цитата.» — Заголовок, опубликовано 2024-11-08, BBC http://x/1"]
 
 
-def test_cli_adds_lists_pauses_and_removes_watches(tmp_path: Path) -> None:
+def test_cli_adds_lists_pauses_and_removes_watches(backend_settings: Settings,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    """In the store ASSISTANT_DATABASE_URL picks: with PostgreSQL, nothing is written to the data dir."""
     import json
 
+    monkeypatch.setenv("ASSISTANT_DATABASE_URL", backend_settings.database_url.get_secret_value())
     run = CliRunner().invoke
-    data = ["--data-dir", str(tmp_path / "d")]
+    data = ["--data-dir", str(backend_settings.data_dir)]
     assert run(main, ["watch", "add", "  ", *data]).exit_code != 0
     added = run(main, ["watch", "add", MEXICO, *data])
     assert added.exit_code == 0 and "watch 1" in added.output
@@ -159,14 +178,16 @@ def test_cli_adds_lists_pauses_and_removes_watches(tmp_path: Path) -> None:
     assert run(main, ["watch", "remove", "7", *data]).exit_code != 0
     assert run(main, ["watch", "remove", "1", *data]).exit_code == 0
     assert "no watches" in run(main, ["watch", "list", *data]).output
+    in_data_dir = (backend_settings.data_dir / "watches.sqlite").exists()
+    assert in_data_dir == (not backend_settings.database_url.get_secret_value())
 
 
-def test_slack_news_watch_saves_lists_and_stops_a_standing_question(tmp_path: Path) -> None:
+def test_slack_news_watch_saves_lists_and_stops_a_standing_question(backend_settings: Settings) -> None:
     import logging
 
     from assistant.slackbot.handlers import SlackBot
 
-    store = SqliteWatchStore(tmp_path / "watches.sqlite")
+    store = make_watch_store(backend_settings)
     bot = SlackBot(None, None, logging.getLogger("test"), "/news", store)  # type: ignore[arg-type]
     replies: list[str] = []
 

@@ -179,7 +179,7 @@ def test_mention_answered_in_thread_with_quote_after_ack(bot: Bot, assistant: As
     quotes = [t for t in texts if SEED_QUOTE in t]
     assert quotes and any(SEED_DATE in t and "\n>" in t for t in quotes), texts
     assert any(t.startswith("Фильтры") for t in texts)
-    assert set(buttons_of(post.params["blocks"])) == {"feedback_up", "feedback_down"}
+    assert set(buttons_of(post.params["blocks"])) == {"feedback_up", "feedback_down", "follow_question"}
     added, removed = in_channel(bot.fake, "reactions.add", channel), in_channel(bot.fake, "reactions.remove", channel)
     assert [c.params["name"] for c in added + removed] == ["eyes", "eyes"]
     assert added[0].params["timestamp"] == ts and added[0].at < post.at <= removed[0].at
@@ -268,7 +268,7 @@ def test_no_answer_reply(bot: Bot, assistant: Assistant) -> None:
     blocks = post.params["blocks"]
     assert blocks[0]["text"]["text"] == f":mag: {escape(expected.text)}"
     assert not [b for b in blocks if b.get("block_id", "").startswith("cit-")]
-    assert set(buttons_of(blocks)) == {"feedback_up", "feedback_down"}
+    assert set(buttons_of(blocks)) == {"feedback_up", "feedback_down", "follow_question"}
 
 
 def test_error_becomes_apology_in_thread(bot: Bot) -> None:
@@ -348,7 +348,7 @@ def test_ask_command_is_ephemeral_and_can_be_shared(bot: Bot, assistant: Assista
     texts = texts_of(shared.params["blocks"])
     assert "<@U1>" in texts[0] and SEED_QUESTION in texts[0]
     assert any(SEED_QUOTE in t and SEED_DATE in t for t in texts)
-    assert set(buttons_of(shared.params["blocks"])) == {"feedback_up", "feedback_down"}
+    assert set(buttons_of(shared.params["blocks"])) == {"feedback_up", "feedback_down", "follow_question"}
     deleted = bot.fake.wait_for(lambda: [c for c in bot.fake.of("response_url") if c.path.endswith("/share")])
     assert deleted[0].params.get("delete_original") is True
 
@@ -359,6 +359,46 @@ def test_ask_command_is_ephemeral_and_can_be_shared(bot: Bot, assistant: Assista
     finally:
         del bot.fake.failures["chat.postMessage"]
     assert "not_in_channel" in told[0].params["text"] and not told[0].params.get("delete_original")
+    click(bot, buttons["follow_question"], "CSHARE", bot.fake.response_url("follow"), ephemeral=True)
+    private = bot.fake.wait_for(lambda: [c for c in bot.fake.of("response_url") if c.path.endswith("/follow")])
+    assert private[0].params["response_type"] == "ephemeral" and "Слежу" in private[0].params["text"]
+    assert not [c for c in in_channel(bot.fake, "chat.postMessage", "CSHARE") if "Слежу" in c.params["text"]]
+
+
+def test_follow_button_saves_a_watch_for_the_channel_and_confirms_in_the_thread(bot: Bot) -> None:
+    from assistant.watches import make_watch_store
+
+    channel, ts = "CFOLLOW", "1700000300.000100"
+    send_event(bot, {"type": "app_mention", "channel": channel, "user": "U1", "ts": ts,
+                     "text": f"<@{BOT_USER_ID}> {SEED_QUESTION}"})
+    follow = buttons_of(wait_done(bot.fake, channel)[0].params["blocks"])["follow_question"]
+    assert follow["text"]["text"] == "Следить" and follow["value"] == SEED_QUESTION
+    dm_follow = buttons_of(ask_in_dm(bot, "DFOLLOW", "Who signed the documents during the visit?")
+                           .params["blocks"])["follow_question"]
+    assert dm_follow["text"]["text"] == "Follow"  # in the answer's language
+    store = make_watch_store(bot.settings)
+    try:
+        for _ in range(2):  # a second click saves nothing new
+            click(bot, follow, channel, bot.fake.response_url("follow"))
+        def confirmed() -> list[Call]:
+            posts = [c for c in in_channel(bot.fake, "chat.postMessage", channel) if "слеж" in c.params["text"].lower()]
+            return posts if len(posts) == 2 else []
+
+        confirmations = bot.fake.wait_for(confirmed)
+        click(bot, dm_follow, "DFOLLOW", bot.fake.response_url("dm-follow"))
+        from_dm = bot.fake.wait_for(lambda: [c for c in in_channel(bot.fake, "chat.postMessage", "DFOLLOW")
+                                             if "Following" in c.params["text"]])
+        watches = [w for w in store.all() if w.target in (channel, "U1")]  # the module's bot serves other tests
+    finally:
+        store.close()
+    assert [(w.question, w.channel, w.target) for w in watches] == [
+        (SEED_QUESTION, "slack", channel),  # notified in the channel
+        ("Who signed the documents during the visit?", "slack", "U1")]  # from a DM: by DM
+    first, second = (c.params for c in confirmations)
+    here, dm = watches[0].id, watches[1].id
+    assert first["thread_ts"] == "1.000001" and f"«{SEED_QUESTION}» (№{here})" in first["text"]  # the answer's thread
+    assert "уже" in second["text"] and f"/ask watch stop {here}" in second["text"]
+    assert f"(#{dm})" in from_dm[0].params["text"] and from_dm[0].params["thread_ts"] == "1.000001"
 
 
 # ---- rendering (units) -----------------------------------------------------------------------------------------

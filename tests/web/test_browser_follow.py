@@ -80,4 +80,10 @@ def test_a_followed_question_shows_the_new_answer_after_a_feed_poll(page: Any, a
     link = page.get_attribute("#na-followed a", "href")
     assert link == site.url("/news/ria-3.html") and feed_doc_id(link)
     page.locator("#na-follow-box").screenshot(path=str(doc_screenshot("screenshot-follow.png")))
+    page.locator("#na-lang").get_by_text("en", exact=True).click()  # the panels and the feeds section follow
+    page.wait_for_function("document.querySelector('#na-followed').innerText.includes('published 2010-01-23')")
+    assert "new answers: 1" in page.inner_text("#na-followed") and "новых" not in page.inner_text("#na-followed")
+    page.get_by_role("tab", name="Corpus").click()
+    page.wait_for_selector("#na-feeds :text('Last poll')")
+    assert page.locator("#na-feed-poll").inner_text().strip() == "Poll now"
     assert not watch.dialogs and not watch.external and not watch.errors

@@ -16,9 +16,9 @@ from pathlib import Path
 from razdel import sentenize, tokenize
 
 from ...evaluation import EvalQuestion
-from ...loading import make_article
+from ...loading import make_article, opens_with_title
 from ...types import Article
-from ..analysis import morphology
+from ..analysis import MONTHS, WORD_RE, YEAR_RE, analyse_word, morphology
 from .synth import Mention, read_ann
 
 ASK = {"PERSON": "Кто", "DATE": "Когда", "CITY": "Где", "COUNTRY": "Где", "STATE_OR_PROVINCE": "Где",
@@ -99,3 +99,75 @@ def build(corpus: Path, annotations: Path, seed: int, limit: int, exclude: froze
         if len(questions) >= limit:
             break
     return ClozeSet(articles, questions)
+
+
+CORPUS_PER_ARTICLE = 2  # cloze questions of one stored article (one of each style)
+
+
+def sentence_entities(sentence: str) -> list[tuple[int, int, str]]:
+    """(start, end, kind) of what a cloze question may ask for in a sentence, found without annotations: runs of
+    names (PERSON), places (CITY), organisations, years and day-month dates (DATE), other numbers (NUMBER)."""
+    words = list(WORD_RE.finditer(sentence))
+    out: list[tuple[int, int, str]] = []
+    i = 0
+    while i < len(words):
+        word = words[i].group()
+        token = analyse_word(word, i > 0 and word[:1].isupper())
+        j = i + 1
+        if token.name and word[:1].isupper() and i > 0:
+            while j < len(words) and words[j].group()[:1].isupper() and words[j].start() - words[j - 1].end() == 1:
+                j += 1
+            out.append((words[i].start(), words[j - 1].end(), "PERSON"))
+        elif token.geo and word[:1].isupper():
+            out.append((words[i].start(), words[i].end(), "CITY"))
+        elif token.org and word[:1].isupper():
+            out.append((words[i].start(), words[i].end(), "ORGANIZATION"))
+        elif YEAR_RE.fullmatch(word):
+            out.append((words[i].start(), words[i].end(), "DATE"))
+        elif word.isdigit() and j < len(words) and words[j].group().lower().startswith(MONTHS):
+            out.append((words[i].start(), words[j].end(), "DATE"))
+            j += 1
+        elif word.isdigit():
+            out.append((words[i].start(), words[i].end(), "NUMBER"))
+        i = j
+    return out
+
+
+def answer_span(sentence: str, start: int, end: int) -> str:
+    """The asked-for words with the word before them: specific enough that another sentence rarely holds it."""
+    before = list(WORD_RE.finditer(sentence[:start]))
+    return sentence[before[-1].start() if before else start:end]
+
+
+def article_questions(article: Article, rng: random.Random) -> list[EvalQuestion]:
+    """Up to CORPUS_PER_ARTICLE cloze questions (one copying the words, one varied) of a stored article's body."""
+    body_start = article.text.find("\n") + 1 if opens_with_title(article.text, article.title) else 0
+    found = []
+    for sent in sentenize(article.text[body_start:]):
+        for a, b, kind in sentence_entities(sent.text):
+            found.append((sent, a, b, kind))
+    rng.shuffle(found)
+    out: list[EvalQuestion] = []
+    for sent, a, b, kind in found:
+        varied = bool(len(out) % 2)
+        if (q := cloze(sent.text, a, b, kind, rng, varied)) is not None:
+            start = body_start + sent.start + a
+            out.append(EvalQuestion(q, [answer_span(sent.text, a, b)], article.doc_id, kind="cloze",
+                                    qid=f"{article.doc_id}:{int(varied)}:{start}"))
+        if len(out) >= CORPUS_PER_ARTICLE:
+            break
+    return out
+
+
+def corpus_questions(articles: list[Article], seed: int, limit: int, exclude: frozenset[str]) -> list[EvalQuestion]:
+    """About ``limit`` cloze questions over stored articles (not those in ``exclude``: the development questions'
+    own articles), asked against the whole store the articles are in."""
+    rng = random.Random(seed)
+    order = sorted((a for a in articles if a.doc_id not in exclude), key=lambda a: a.doc_id)
+    rng.shuffle(order)
+    out: list[EvalQuestion] = []
+    for article in order:
+        out += article_questions(article, rng)
+        if len(out) >= limit:
+            break
+    return out

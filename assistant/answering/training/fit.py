@@ -30,12 +30,11 @@ class Fitted:
         return base + self.correction.scores(x) if self.correction is not None else base
 
 
-def standardiser(groups: Sequence[Group]) -> tuple[np.ndarray, np.ndarray]:
-    """Mean and scale of every feature over all candidates, unknown (NaN) values left out (scale 1 for constant
-    features)."""
-    rows = np.vstack([g.features for g in groups])
-    scale = np.nan_to_num(np.nanstd(rows, axis=0))
-    return np.nan_to_num(np.nanmean(rows, axis=0)), np.where(scale > 1e-6, scale, 1.0)
+def standardiser(x: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """Mean and scale of every feature (column) over candidate rows, unknown (NaN) values left out (scale 1 for
+    constant features)."""
+    scale = np.nan_to_num(np.nanstd(x, axis=0))
+    return np.nan_to_num(np.nanmean(x, axis=0)), np.where(scale > 1e-6, scale, 1.0)
 
 
 def rows(groups: Sequence[Group], weights: Sequence[float]) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
@@ -62,23 +61,34 @@ def logistic_loss(params: np.ndarray, z: np.ndarray, y: np.ndarray, w: np.ndarra
     return float(loss.sum() / n + params[1:] @ params[1:] / (2 * c * n)), grad
 
 
+def zeroed(x: np.ndarray, dropped: Sequence[str]) -> np.ndarray:
+    """Candidate rows with the dropped features' columns set to 0 (a constant column: the fit gives it no weight)."""
+    if not dropped:
+        return x
+    out = x.copy()
+    out[:, [FEATURES.index(n) for n in dropped]] = 0.0
+    return out
+
+
 def fit(groups: Sequence[Group], strength: float, weights: Sequence[float] | None = None,
-        prior_weight: float = 0.0, correction: Correction | None = None) -> Fitted:
+        prior_weight: float = 0.0, correction: Correction | None = None, dropped: Sequence[str] = ()) -> Fitted:
     """Logistic regression of "this candidate holds the answer" over every candidate of every group.
 
     ``strength`` is the inverse L2 penalty (scikit-learn's C); ``prior_weight`` adds the formula ranker's score as a
     fixed offset, so that the weights learn corrections to it rather than a ranking from scratch; a ``correction``
-    (fitted before) is held fixed the same way and kept. Pointwise beat a listwise softmax objective on the dev set
-    by about 0.1.
+    (fitted before) is held fixed the same way and kept. The ``dropped`` features get no weight; the offsets see
+    every feature, as the ranker computes them when it answers. Pointwise beat a listwise softmax objective on the
+    dev set by about 0.1.
     """
     from scipy.optimize import minimize
 
-    mean, scale = standardiser(groups)
     x, y, w = rows(groups, weights or [1.0] * len(groups))
     offset = prior_weight * prior(x)
     if correction is not None:
         offset = offset + np.concatenate([correction.scores(g.features) for g in groups])
-    args = (standardised(x, mean, scale), y, w, offset, strength)
+    main = zeroed(x, dropped)
+    mean, scale = standardiser(main)
+    args = (standardised(main, mean, scale), y, w, offset, strength)
     result = minimize(logistic_loss, np.zeros(x.shape[1] + 1), args=args, jac=True, method="L-BFGS-B",
                       options={"maxiter": 3000})
     return Fitted(mean, scale, result.x[1:], float(result.x[0]), prior_weight, correction)
@@ -92,8 +102,8 @@ def fit_correction(base: Fitted, groups: Sequence[Group], weights: Sequence[floa
     """``base`` with a copy-gated correction fitted on ``groups`` (``base``'s logits held fixed as an offset)."""
     from scipy.optimize import minimize
 
-    mean, scale = standardiser(groups)
     x, y, w = rows(groups, weights)
+    mean, scale = standardiser(x)
     gate = np.concatenate([np.full(len(g.labels), copy_gate(g.features)) for g in groups])[:, None]
     z = np.hstack([gate, gate * standardised(x, mean, scale)])
     offset = np.concatenate([base.scores(g.features) for g in groups])

@@ -6,7 +6,7 @@
 from __future__ import annotations
 
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 
 from ..features import FEATURES
 from .data import Group
@@ -21,18 +21,8 @@ class Step:
     fit: float  # top-1 of the model fitted on all of dev-tune (the tie-break)
 
 
-Judge = Callable[[list[Group]], tuple[float, float]]  # groups → (cross-validated top-1, fitted top-1) on dev-tune
-
-
-def without(groups: Sequence[Group], names: Sequence[str]) -> list[Group]:
-    """The groups with these features' columns zeroed (a constant column: the fit gives it no weight)."""
-    cols = [FEATURES.index(n) for n in names]
-    out = []
-    for g in groups:
-        matrix = g.features.copy()
-        matrix[:, cols] = 0.0
-        out.append(replace(g, features=matrix))
-    return out
+Judge = Callable[[list[Group], Sequence[str]], tuple[float, float]]  # groups, features left out → (cross-validated
+# top-1, fitted top-1)
 
 
 def eliminate(groups: Sequence[Group], judge: Judge, units: Sequence[tuple[str, ...]] | None = None) -> list[Step]:
@@ -41,9 +31,9 @@ def eliminate(groups: Sequence[Group], judge: Judge, units: Sequence[tuple[str, 
     units = list(units) if units is not None else [(name,) for name in FEATURES]
     dropped: list[str] = []
     steps: list[Step] = []
-    best = judge(without(groups, dropped))[0]
+    best = judge(list(groups), dropped)[0]
     while True:
-        trials = [(*judge(without(groups, [*dropped, *unit])), -i, "+".join(unit))
+        trials = [(*judge(list(groups), [*dropped, *unit]), -i, "+".join(unit))
                   for i, unit in enumerate(units) if not set(unit) <= set(dropped)]
         if not trials:
             return steps
