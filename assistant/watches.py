@@ -9,15 +9,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
+from .watchbar import WATCH_BAR, WatchBar, next_sentence
+
 if TYPE_CHECKING:
     from .pipeline import Assistant
     from .settings import Settings
-    from .types import Answer, FileResult
+    from .types import Answer, Article, Citation, FileResult
 
 log = logging.getLogger("assistant.watches")
 SCHEMA = """
@@ -266,12 +268,14 @@ class WatchRunner:
         return found
 
     def _check_watch(self, watch: Watch, doc_ids: Sequence[str]) -> list[WatchHit]:
-        fresh = [d for d in dict.fromkeys(doc_ids) if d not in self.store.seen(watch.id, doc_ids)]
+        seen = self.store.seen(watch.id, doc_ids)
+        fresh = [d for d in dict.fromkeys(doc_ids) if d not in seen]
         hits: list[WatchHit] = []
         for start in range(0, len(fresh), MAX_ARTICLES_PER_ASK):
             part = fresh[start:start + MAX_ARTICLES_PER_ASK]
-            answer = self.assistant.ask_within(watch.question, part)
-            quoted = answering_articles(answer, part)
+            answer = alerting_answer(self.assistant.ask_within(watch.question, part), part, WATCH_BAR,
+                                     self.assistant.get_article)
+            quoted = list(dict.fromkeys(c.doc_id for c in answer.citations))
             hit_id = self.store.add_hit(watch.id, quoted, answer.to_dict(), part)
             if hit_id:
                 self._deliver(watch, hit_id, answer.to_dict())
@@ -291,9 +295,24 @@ class WatchRunner:
             self.store.set_delivery(hit_id, f"failed: {exc}")
 
 
-def answering_articles(answer: Answer, doc_ids: Sequence[str]) -> list[str]:
-    """The new articles a confident answer quotes (none for a declined or hedged answer)."""
-    if not answer.answered or not answer.confident:
-        return []
-    allowed = set(doc_ids)
-    return list(dict.fromkeys(c.doc_id for c in answer.citations if c.doc_id in allowed))
+def alerting_answer(answer: Answer, doc_ids: Sequence[str], bar: WatchBar = WATCH_BAR,
+                    article: Callable[[str], Article | None] = lambda doc_id: None) -> Answer:
+    """The answer with only the quotes that alert the watch: quotes of the new articles that clear the watch bar
+    (read with the sentence after each, from ``article``), renumbered; none for a declined or hedged answer."""
+    keep: list[Citation] = []
+    if answer.answered and answer.confident:
+        allowed = set(doc_ids)
+        keep = [c for c in answer.citations if c.doc_id in allowed
+                and bar.passes(answer.question, c.quote, c.title, sentence_after(article(c.doc_id), c.end))]
+    return replace(answer, citations=[replace(c, n=n) for n, c in enumerate(keep, start=1)])
+
+
+def sentence_after(article: Article | None, end: int) -> str:
+    """The sentence after a quote ending at ``end`` ('' without the article)."""
+    return next_sentence(article.text, end) if article else ""
+
+
+def answering_articles(answer: Answer, doc_ids: Sequence[str], bar: WatchBar = WATCH_BAR,
+                       article: Callable[[str], Article | None] = lambda doc_id: None) -> list[str]:
+    """The new articles whose quotes alert the watch (none for a declined or hedged answer)."""
+    return list(dict.fromkeys(c.doc_id for c in alerting_answer(answer, doc_ids, bar, article).citations))
