@@ -152,10 +152,15 @@ def foreign(article: Article, lang: str) -> bool:
     return detect_lang(full_text(article)[:400]) != lang
 
 
+YEAR_SLACK = 1  # an event's year and its report's may differ by one (the 2012 Oscars honour 2011's films; the 2025
+# Grammy nominations are announced in November 2024)
+
+
 def names_years(article: Article, wanted: frozenset[str]) -> bool:
-    """Whether the article names every one of these years (in its title or text, or by its date)."""
+    """Whether the article names each of these years, or one next to it (in its title or text, or by its date)."""
     text = full_text(article)
-    return all(re.search(rf"(?<!\d){y}(?!\d)", text) or (article.date or "").startswith(y) for y in wanted)
+    return all(any(re.search(rf"(?<!\d){near}(?!\d)", text) or (article.date or "").startswith(near)
+                   for near in map(str, range(int(y) - YEAR_SLACK, int(y) + YEAR_SLACK + 1))) for y in wanted)
 
 
 def kept_if(cands: list[Candidate], articles: dict[str, Article], answers: Callable[[Article], bool],
