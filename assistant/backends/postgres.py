@@ -314,7 +314,7 @@ class PgDocStore:
 def chunk_postings(article: Article, chunks: Sequence[Chunk],
                    seqs: Sequence[int]) -> tuple[list[tuple[Any, ...]], list[int]]:
     """(term, doc_id, idx, tf, len, date_int, source, seq) rows of an article's chunks, and each chunk's length in
-    terms; ``seq`` numbers the chunks in the order they were indexed (ties are ranked in that order, as FTS5 does)."""
+    terms; ``seq`` numbers the chunks in the order they were indexed."""
     rows: list[tuple[Any, ...]] = []
     lengths: list[int] = []
     day = date_int(article.date)
@@ -368,7 +368,8 @@ class PgKeywordIndex(KeywordSearch):
         cur.execute(f"DELETE FROM kw_chunks WHERE {which}", params)
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[KeywordHit]:
-        """The k best chunks by BM25 (k1 1.2, b 0.75, FTS5's idf) among those passing the filters."""
+        """The k best chunks by BM25 (k1 1.2, b 0.75, FTS5's idf) among those passing the filters; equal scores in
+        chunk-id order (byte order, as SQLite sorts), whatever order the chunks were stored in."""
         unique = list(dict.fromkeys(terms(query)))
         if not unique:
             return []
@@ -379,7 +380,7 @@ class PgKeywordIndex(KeywordSearch):
             "WHERE t.term = ANY(%s::text[]) AND t.df > 0) "
             f"SELECT p.doc_id, p.idx, sum(q.idf * p.tf * {K1 + 1} / (p.tf + {K1} * ({1 - B} + {B} * p.len / q.avgdl))) "
             f"AS s FROM q JOIN postings p ON p.term = q.term {where} "
-            "GROUP BY p.doc_id, p.idx ORDER BY s DESC, min(p.seq) LIMIT %s")
+            "GROUP BY p.doc_id, p.idx ORDER BY s DESC, p.doc_id COLLATE \"C\", p.idx LIMIT %s")
         with self.db.tx() as conn:
             rows = conn.execute(sql, [unique, *params, k]).fetchall()
         return [KeywordHit(f"{r[0]}:{r[1]}", float(r[2])) for r in rows if r[2] > 0]

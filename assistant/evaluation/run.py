@@ -71,16 +71,19 @@ def fresh_assistant(settings: Settings, embedder: Embedder | None, name: str, st
 
 
 def ingest_corpus(assistant: Assistant, corpus: Path) -> None:
-    """Ingest the evaluated corpus; in server mode refuse a database that also holds other articles (they would
-    change the answers)."""
-    report = assistant.ingest([corpus])
-    if not assistant.settings.database_url.get_secret_value():
-        return
-    ours = {r.doc_id for r in report.results if r.doc_id}
-    others = [d.doc_id for d in assistant.list_docs() if d.doc_id not in ours]
-    if others:
-        raise ValueError(f"the database of ASSISTANT_DATABASE_URL holds {len(others)} articles that are not in "
-                         f"{corpus} (e.g. {others[0]}): evaluate each corpus on its own database and Chroma collection")
+    """Ingest the evaluated corpus; in server mode a database that also holds other articles (they would change the
+    answers) is refused before anything is written."""
+    if assistant.settings.database_url.get_secret_value():
+        from ..loading import load_paths
+        from ..types import Article
+
+        ours = {a.doc_id for a in load_paths([corpus], assistant.limits()) if isinstance(a, Article)}
+        others = [d.doc_id for d in assistant.list_docs() if d.doc_id not in ours]
+        if others:
+            raise ValueError(f"the database of ASSISTANT_DATABASE_URL holds {len(others)} articles that are not in "
+                             f"{corpus} (e.g. {others[0]}): evaluate each corpus on its own database and Chroma "
+                             "collection")
+    assistant.ingest([corpus])
 
 
 def run_one(name: str, system: Callable[[EvalQuestion], Outcome], questions: list[EvalQuestion],

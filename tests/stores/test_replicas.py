@@ -189,3 +189,36 @@ def test_two_ingest_workers_at_once_give_the_answers_of_one_embedded_ingest(
             differ.append(q)
     assert not differ, differ
     server.close()
+
+
+def test_eval_in_server_mode_uses_the_database_and_refuses_one_holding_other_articles(
+        pg: PgServer, chroma: ChromaServer, tmp_path: Path, assistant: Assistant) -> None:
+    """``assistant eval`` with ASSISTANT_DATABASE_URL/ASSISTANT_CHROMA_URL: the corpus goes into the database and the
+    Chroma server (its data dir stays empty); a database that also holds other articles is refused, not mixed in."""
+    import shutil
+
+    from assistant.evaluation.run import evaluate
+    from tests.conftest import CORPUS
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("wikinews_100624_text.txt", "wikinews_100756_text.txt", "000_348cd98c955992e8.txt"):
+        shutil.copy(CORPUS / name, corpus / name)
+    lines = (CORPUS.parent / "eval/demo-qa/demo-qa.jsonl").read_text(encoding="utf-8").splitlines()[:2]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "data", database_url=fresh_database(pg), chroma_url=chroma.url,
+                             collection=tmp_path.name)
+    report = evaluate(settings, questions, corpus=corpus, baselines=False, embedder=assistant.embedder)
+    assert report.answerable[0].n == 2 and report.answerable[0].hit1 == 1.0
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+    server = Assistant(settings, embedder=assistant.embedder)
+    assert server.docstore.counts()[0] == 3
+    server.close()
+    (tmp_path / "other").mkdir()
+    shutil.copy(CORPUS / "wikinews_003.txt", tmp_path / "other")
+    with pytest.raises(ValueError, match="holds 3 articles that are not in"):
+        evaluate(settings, questions, corpus=tmp_path / "other", baselines=False, embedder=assistant.embedder)
+    server = Assistant(settings, embedder=assistant.embedder)
+    assert server.docstore.counts()[0] == 3  # refused before anything was written
+    server.close()
