@@ -6,10 +6,10 @@ with vectors from its ``CachedEmbedder``); ``assistant migrate`` copies it, with
 PostgreSQL and a Chroma server started as the tests start them (tests/pg_server.py). Asks use the real model in both
 modes, the same new questions (NG subtitles), one mode after the other. Replicas: two ``assistant serve`` processes
 on the server store; new NG articles are uploaded through A's /api/ingest, and B's /api/ask is asked the article's
-title until a citation quotes it (the time from the upload's return). Ingest: ``assistant ingest`` processes with the
-real embedder (OMP_NUM_THREADS=1 each) on JSONL files of new NG articles, one worker, then two at once
-(``--shard 1/2``, ``--shard 2/2``) on another file of the same size; wall time from start to the last exit, process
-start and model loading included. The load average is printed beside every timing.
+title until a citation quotes it (the time from the upload's return). Ingest: worker processes with the real embedder
+(OMP_NUM_THREADS=1 each) ingesting shard K of N of a JSONL file of new NG articles, as ``assistant ingest --shard K/N``
+does: one worker, then two at once on another file of the same size; the clock starts when every worker has loaded
+its model and stops at the last one's end. The load average is printed beside every timing.
 
 Run: nice -n 10 python bench/modes.py --chunks 40000 --base 64 --questions 60 --uploads 5 --ingest-articles 40
 (Debian's postgresql must be installed, as for the tests)
@@ -102,22 +102,41 @@ def replica_lag(env: dict[str, str], uploads: list[Article], root: Path) -> list
     return lags
 
 
+WORKER = """
+import json, sys, time
+from pathlib import Path
+from assistant.loading import Shard
+from assistant.pipeline import Assistant
+from assistant.settings import Settings
+a = Assistant(Settings())
+a.embedder.embed_passages(["Прогрев модели."])  # the passage model is loaded before the clock starts
+print("ready", flush=True)
+sys.stdin.readline()
+t0 = time.perf_counter()
+report = a.ingest([Path(sys.argv[1])], shard=Shard.parse(sys.argv[2]))
+print(json.dumps({"seconds": time.perf_counter() - t0, "added": report.count("added")}), flush=True)
+"""
+
+
 def ingest_workers(env: dict[str, str], articles: list[Article], workers: int, root: Path) -> tuple[float, int]:
-    """``workers`` ``assistant ingest --shard K/N`` processes at once on one JSONL file: wall seconds, articles added."""
+    """``workers`` processes ingesting shard K of N of one JSONL file (``Assistant.ingest``, as ``assistant ingest
+    --shard K/N`` does), started together once each has loaded its model: wall seconds, articles added."""
     path = root / f"ingest-{workers}.jsonl"
     path.write_text("".join(json.dumps({"id": f"{a.doc_id}-w{workers}", "title": a.title, "text": a.text,
                                         "date": a.date, "source": a.source, "url": a.url}, ensure_ascii=False) + "\n"
                             for a in articles), encoding="utf-8")
-    t0 = time.perf_counter()
-    procs = [subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", "--json", "--shard", f"{k}/{workers}",
-                               str(path)], env={**env, "OMP_NUM_THREADS": "1",
-                                                "ASSISTANT_DATA_DIR": str(root / f"worker{workers}-{k}")},
-                              stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
+    procs = [subprocess.Popen([sys.executable, "-c", WORKER, str(path), f"{k}/{workers}"],
+                              env={**env, "OMP_NUM_THREADS": "1", "ASSISTANT_DATA_DIR": str(root / f"w{workers}-{k}")},
+                              stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True)
              for k in range(1, workers + 1)]
-    added = 0
     for proc in procs:
-        out, _ = proc.communicate(timeout=1800)
-        added += sum(r["status"] == "added" for r in json.loads(out)["results"])
+        assert proc.stdout is not None and proc.stdout.readline().strip() == "ready", "an ingest worker failed to start"
+    t0 = time.perf_counter()
+    for proc in procs:
+        assert proc.stdin is not None
+        proc.stdin.write("go\n")
+        proc.stdin.flush()
+    added = sum(json.loads(proc.communicate(timeout=1800)[0])["added"] for proc in procs)
     return time.perf_counter() - t0, added
 
 
@@ -181,7 +200,7 @@ def report(rows: dict[str, dict[str, float]], chunks: int, lags: list[float], la
           f"{statistics.median(lags):.2f} s ({max(lags):.2f} s), load {lag_load:.1f} | |" if lags else
           "| upload on A → answer on B | — | never answered | |")
     for n, (seconds, added, at) in ingest.items():
-        print(f"| ingest, {n} worker{'s' if n > 1 else ''} (real embedder, process start included) | — | "
+        print(f"| ingest, {n} worker{'s' if n > 1 else ''} at once (real embedder, models loaded) | — | "
               f"{added} articles in {seconds:.0f} s: {added / seconds:.2f} articles/s, load {at:.1f} | |")
 
 
