@@ -448,10 +448,12 @@ def pg_filter(filters: Filters | None) -> tuple[str, list[object]]:
 # ---- sentence vectors, stories, feedback, Slack de-duplication ------------------------------------------------
 
 class PgSentenceStore(SentenceStore):
-    """Sentence vectors per article in PostgreSQL (one ``bytea`` row per article, float32 as in SQLite)."""
+    """Sentence vectors per article in PostgreSQL (one ``bytea`` row per article, float32 as in SQLite, or float16:
+    ``ASSISTANT_SENTENCE_VECTORS_DTYPE``); a row's byte length tells which, so stores may hold both."""
 
-    def __init__(self, db: Database, embedder: Embedder) -> None:
+    def __init__(self, db: Database, embedder: Embedder, dtype: str = "float32") -> None:
         self.db = db
+        self.dtype = np.dtype(dtype)
         self.path = describe(db.url)  # type: ignore[assignment]
         self.embedder = embedder
         self._check_model()
@@ -469,7 +471,7 @@ class PgSentenceStore(SentenceStore):
     def put(self, doc_id: str, text: str, spans: Sequence[Span], vectors: np.ndarray) -> None:
         """Store (replace) an article's sentence offsets and vectors."""
         offsets = np.array([(s.start, s.end) for s in spans], dtype=np.int32).reshape(-1, 2)
-        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        vecs = np.ascontiguousarray(vectors, dtype=self.dtype)
         if len(offsets) != len(vecs):
             raise ValueError(f"{doc_id}: {len(offsets)} sentences but {len(vecs)} vectors")
         dim = int(vecs.shape[1]) if vecs.ndim == 2 else 0
@@ -487,8 +489,7 @@ class PgSentenceStore(SentenceStore):
         if row is None or row[0] != text_hash(text):
             return None
         n, dim = int(row[1]), int(row[2])
-        return SentenceVectors(np.frombuffer(row[3], dtype=np.int32).reshape(n, 2),
-                               np.frombuffer(row[4], dtype=np.float32).reshape(n, dim))
+        return SentenceVectors(np.frombuffer(row[3], dtype=np.int32).reshape(n, 2), stored_vectors(row[4], n, dim))
 
     def delete_doc(self, doc_id: str) -> None:
         """Remove an article's sentences."""
@@ -507,6 +508,18 @@ class PgSentenceStore(SentenceStore):
 
     def close(self) -> None:
         """Nothing to close per store."""
+
+
+def stored_vectors(data: bytes, n: int, dim: int) -> np.ndarray:
+    """A row's sentence vectors as float32, whether stored as float32 or float16 (told apart by the byte length)."""
+    dtype = np.float16 if n and len(data) == n * dim * 2 else np.float32
+    return np.frombuffer(data, dtype=dtype).reshape(n, dim).astype(np.float32, copy=False)
+
+
+def sentence_row_as(row: tuple[Any, ...], dtype: str) -> tuple[Any, ...]:
+    """A (doc_id, text_hash, n, dim, offsets, vectors) row with its vectors converted to ``dtype``."""
+    n, dim = int(row[2]), int(row[3])
+    return (*row[:5], stored_vectors(row[5], n, dim).astype(dtype).tobytes())
 
 
 class PgStoryIndex(StoryIndex):
@@ -720,7 +733,7 @@ def open_keyword(settings: Settings, articles: Any) -> PgKeywordIndex:
 
 def open_sentences(settings: Settings, embedder: Embedder) -> PgSentenceStore:
     """Sentence vectors in PostgreSQL."""
-    return PgSentenceStore(database(settings), embedder)
+    return PgSentenceStore(database(settings), embedder, settings.sentence_vectors_dtype)
 
 
 def open_stories(settings: Settings) -> PgStoryIndex:
