@@ -37,7 +37,7 @@ class Settings(BaseSettings):
     )
     sentence_vectors_dtype: Literal["float32", "float16"] = Field(
         "float32", description="Server mode: sentence vectors are written to PostgreSQL as float32, or as float16 (half "
-        "the size; the dev set's first quotes are unchanged). Rows of either kind are read.",
+        "the bytes; changed 1 first quote of 230 on the development set: docs/scaling.md). Rows of either kind are read.",
     )
 
     # embeddings
