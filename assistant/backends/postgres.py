@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -449,11 +449,16 @@ def pg_filter(filters: Filters | None) -> tuple[str, list[object]]:
 
 class PgSentenceStore(SentenceStore):
     """Sentence vectors per article in PostgreSQL (one ``bytea`` row per article, float32 as in SQLite, or float16:
-    ``ASSISTANT_SENTENCE_VECTORS_DTYPE``); a row's byte length tells which, so stores may hold both."""
+    ``ASSISTANT_SENTENCE_VECTORS_DTYPE``); a row's byte length tells which, so stores may hold both. The last rows
+    read are kept by (article id, text hash): an answer reads each hit article's spans, then its vectors."""
+
+    CACHED = 64  # articles' rows (~80 KB each)
 
     def __init__(self, db: Database, embedder: Embedder, dtype: str = "float32") -> None:
         self.db = db
         self.dtype = np.dtype(dtype)
+        self._recent: OrderedDict[tuple[str, str], SentenceVectors] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self.path = describe(db.url)  # type: ignore[assignment]
         self.embedder = embedder
         self._check_model()
@@ -480,21 +485,37 @@ class PgSentenceStore(SentenceStore):
                          "text_hash = excluded.text_hash, n = excluded.n, dim = excluded.dim, "
                          "offsets = excluded.offsets, vectors = excluded.vectors",
                          (doc_id, text_hash(text), len(offsets), dim, offsets.tobytes(), vecs.tobytes()))
+        self._forget()
 
     def get(self, doc_id: str, text: str) -> SentenceVectors | None:
         """The stored sentences of an article, or None when absent or stored for another text."""
+        key = (doc_id, text_hash(text))
+        with self._recent_lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
         with self.db.tx() as conn:
             row = conn.execute("SELECT text_hash, n, dim, offsets, vectors FROM sentences WHERE doc_id = %s",
                                (doc_id,)).fetchone()
-        if row is None or row[0] != text_hash(text):
-            return None
+        if row is None or row[0] != key[1]:
+            return None  # not kept: another writer may store it soon
         n, dim = int(row[1]), int(row[2])
-        return SentenceVectors(np.frombuffer(row[3], dtype=np.int32).reshape(n, 2), stored_vectors(row[4], n, dim))
+        found = SentenceVectors(np.frombuffer(row[3], dtype=np.int32).reshape(n, 2), stored_vectors(row[4], n, dim))
+        with self._recent_lock:
+            self._recent[key] = found
+            while len(self._recent) > self.CACHED:
+                self._recent.popitem(last=False)
+        return found
+
+    def _forget(self) -> None:
+        with self._recent_lock:
+            self._recent.clear()
 
     def delete_doc(self, doc_id: str) -> None:
         """Remove an article's sentences."""
         with self.db.tx() as conn:
             conn.execute("DELETE FROM sentences WHERE doc_id = %s", (doc_id,))
+        self._forget()
 
     def doc_ids(self) -> list[str]:
         """Every article id with stored sentences."""
