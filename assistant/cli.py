@@ -13,6 +13,7 @@ import click
 from .dates import ACCEPTED_FORMATS, parse_user_date
 
 if TYPE_CHECKING:
+    from .loading import Shard
     from .pipeline import Assistant
     from .settings import Settings
     from .types import Answer, Filters, IngestReport
@@ -65,12 +66,21 @@ def main() -> None:
 @click.argument("paths", nargs=-1, required=True, type=click.Path(path_type=Path))
 @click.option("--prune", is_flag=True, help="Remove stored articles whose files under PATHS are gone.")
 @click.option("--json", "as_json", is_flag=True, help="Print the per-file results as JSON.")
+@click.option("--shard", "shard_text", default=None, metavar="K/N",
+              help="Take only shard K of N (by a stable hash of each article id): N workers given K = 1…N and the "
+                   "same PATHS split them with no overlap (server mode: one database and Chroma server).")
 @data_dir_option
-def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path | None) -> None:
+def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, shard_text: str | None, data_dir: Path | None) -> None:
     """Load, chunk, embed and store articles (.txt, .md, .html, .jsonl files or folders)."""
+    from .loading import Shard
+
+    try:
+        shard = Shard.parse(shard_text) if shard_text else None
+    except ValueError as exc:
+        raise click.BadParameter(str(exc), param_hint="--shard") from None
     settings = load_settings(data_dir)
     assistant = open_assistant(settings)
-    report = run_ingest(assistant, list(paths), prune)
+    report = run_ingest(assistant, list(paths), prune, shard)
     if as_json:
         click.echo(json.dumps(report.to_dict(), ensure_ascii=False, indent=2))
     else:
@@ -78,7 +88,7 @@ def ingest(paths: tuple[Path, ...], prune: bool, as_json: bool, data_dir: Path |
     sys.exit(1 if report.failed and not (report.count("added") + report.count("updated") + report.count("unchanged")) else 0)
 
 
-def run_ingest(assistant: Assistant, paths: list[Path], prune: bool) -> IngestReport:
+def run_ingest(assistant: Assistant, paths: list[Path], prune: bool, shard: Shard | None = None) -> IngestReport:
     """Ingest with a progress bar over articles."""
     from tqdm import tqdm
 
@@ -93,7 +103,7 @@ def run_ingest(assistant: Assistant, paths: list[Path], prune: bool) -> IngestRe
         bar.update(done - bar.n)
 
     try:
-        return assistant.ingest(paths, prune=prune, progress=progress)
+        return assistant.ingest(paths, prune=prune, progress=progress, shard=shard)
     finally:
         bar.close()
 

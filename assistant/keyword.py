@@ -216,13 +216,14 @@ class FtsKeywordIndex(KeywordSearch):
                 self.on_put(conn, article, chunks)
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[KeywordHit]:
-        """The k best chunks by FTS5's bm25() (k1 1.2, b 0.75) among those passing the filters."""
+        """The k best chunks by FTS5's bm25() (k1 1.2, b 0.75) among those passing the filters; equal scores in
+        chunk-id order, whatever order the chunks were stored in."""
         match = fts_query(query)
         if not match:
             return []
         where, params = fts_filter(filters)
         sql = (f"SELECT doc_id, idx, bm25(chunk_terms) AS s FROM chunk_terms WHERE chunk_terms MATCH ?{where} "
-               "ORDER BY s LIMIT ?")
+               "ORDER BY s, doc_id, idx LIMIT ?")  # ties by chunk id: the same order in PostgreSQL
         with self.docstore.read() as conn:
             rows = conn.execute(sql, [match, *params, k]).fetchall()
         return [KeywordHit(f"{r[0]}:{r[1]}", -float(r[2])) for r in rows if r[2] < 0]

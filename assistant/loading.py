@@ -46,6 +46,32 @@ class LoadError:
     reason: str
 
 
+@dataclass(frozen=True)
+class Shard:
+    """Shard ``index`` of ``count`` (1-based): the articles one of ``count`` ingest workers takes, by a stable hash
+    of the article id, so that workers given the same folders split them with no overlap and nothing left out."""
+
+    index: int = 1
+    count: int = 1
+
+    @classmethod
+    def parse(cls, text: str) -> Shard:
+        """``K/N`` with 1 ≤ K ≤ N; a ValueError saying what to write otherwise."""
+        index, _, count = text.partition("/")
+        try:
+            shard = cls(int(index), int(count))
+        except ValueError:
+            raise ValueError(f"shard {text!r}: write K/N, e.g. 1/2 and 2/2 for two workers") from None
+        if not 1 <= shard.index <= shard.count:
+            raise ValueError(f"shard {text!r}: K must be between 1 and N (1/{shard.count} … {shard.count}/{shard.count})")
+        return shard
+
+    def holds(self, key: str) -> bool:
+        """Whether the article id (or, for a file that failed to load, its path) falls in this shard."""
+        digest = hashlib.blake2b(key.encode("utf-8"), digest_size=8).digest()
+        return int.from_bytes(digest, "big") % self.count == self.index - 1
+
+
 def iter_files(paths: Iterable[Path]) -> Iterator[Path | LoadError]:
     """Expand folders recursively into supported files, sorted; name paths that don't exist."""
     for path in paths:

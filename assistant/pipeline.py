@@ -16,7 +16,7 @@ from typing import TYPE_CHECKING
 from .chunking import SentenceSplitter, chunk_article
 from .conversation import anchor_articles, carry_over, is_follow_up, last_question, refers_back
 from .dates import filters_from_question, named_days
-from .loading import Limits, LoadError, file_key, load_paths
+from .loading import Limits, LoadError, Shard, file_key, load_paths
 from .types import (
     Answer,
     Article,
@@ -94,21 +94,25 @@ class Assistant:
 
     # ---- ingestion -------------------------------------------------------------------------------------------
 
-    def ingest(self, paths: Sequence[Path], prune: bool = False, progress: Progress | None = None) -> IngestReport:
-        """Load, chunk, embed and store every article under the paths; unchanged articles are skipped."""
+    def ingest(self, paths: Sequence[Path], prune: bool = False, progress: Progress | None = None,
+               shard: Shard | None = None) -> IngestReport:
+        """Load, chunk, embed and store every article under the paths (only ``shard``'s, when given: one of several
+        workers); unchanged articles are skipped."""
         report = IngestReport()
         seen: set[str] = set()
-        items = list(load_paths(paths, self.limits()))
+        shard = shard or Shard()
         articles = []
-        for item in items:
+        for item in load_paths(paths, self.limits()):
             if isinstance(item, LoadError):
-                report.results.append(FileResult(path=item.path, status="failed", reason=item.reason))
-            else:
+                if shard.holds(item.path):  # each worker reports its own share of the failures
+                    report.results.append(FileResult(path=item.path, status="failed", reason=item.reason))
+                continue
+            seen.add(item.doc_id)
+            if shard.holds(item.doc_id):
                 articles.append(item)
-                seen.add(item.doc_id)
         report.results.extend(self.ingest_articles(articles, progress))
         if prune:
-            report.results.extend(self.prune(paths, seen))
+            report.results.extend(self.prune(paths, seen, shard))
         return report
 
     def limits(self) -> Limits:
@@ -250,13 +254,14 @@ class Assistant:
         for (article, _), (spans, vecs) in zip(items, embedded.sentences, strict=True):
             self.sentences.put(article.doc_id, article.text, spans, vecs)
 
-    def prune(self, paths: Sequence[Path], seen: set[str]) -> list[FileResult]:
-        """Remove articles loaded from under these paths whose files are gone."""
+    def prune(self, paths: Sequence[Path], seen: set[str], shard: Shard | None = None) -> list[FileResult]:
+        """Remove articles loaded from under these paths whose files are gone (of ``shard``'s articles only)."""
         prefixes = [str(p) for p in paths]
+        shard = shard or Shard()
         out = []
         for doc_id, path in self.docstore.doc_ids_with_path_prefix(prefixes):
             file_path = Path(path.rsplit(":", 1)[0]) if not Path(path).exists() else Path(path)
-            if doc_id not in seen and not file_path.exists():
+            if doc_id not in seen and not file_path.exists() and shard.holds(doc_id):
                 self.delete(doc_id)
                 out.append(FileResult(path, "removed", doc_id))
         return out

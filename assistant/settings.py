@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Literal
 
 from pydantic import AliasChoices, Field, SecretStr
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -33,6 +34,10 @@ class Settings(BaseSettings):
         SecretStr(""), description="Keep articles, keyword index, sentence vectors, stories, feedback, Slack "
         "de-duplication, feeds and watches in PostgreSQL (postgresql://user:password@host:5432/db) instead of SQLite files in the data "
         "dir, so that replicas and ingest workers on several machines share them. Empty = embedded SQLite.",
+    )
+    sentence_vectors_dtype: Literal["float32", "float16"] = Field(
+        "float32", description="Server mode: sentence vectors are written to PostgreSQL as float32, or as float16 (half "
+        "the bytes; changed 1 first quote of 230 on the development set: docs/scaling.md). Rows of either kind are read.",
     )
 
     # embeddings

@@ -55,8 +55,9 @@ def migrate(source: Settings, target: Settings, progress: Callable[[str], None] 
     done.articles = copy_articles(source, docs)
     progress(f"articles: {done.articles}")
     with db.tx() as conn:
-        done.sentences = copy_rows(source.sentences_path, conn, "sentences",
-                                   "doc_id, text_hash, n, dim, offsets, vectors")
+        done.sentences = copy_rows(source.sentences_path, conn, "sentences",  # float16 if the target asks for it
+                                   "doc_id, text_hash, n, dim, offsets, vectors",
+                                   transform=lambda row: postgres.sentence_row_as(row, target.sentence_vectors_dtype))
         model = sqlite_rows(source.sentences_path, "SELECT value FROM meta WHERE key = 'embedding_model'")
         if model:
             conn.execute("INSERT INTO model_meta VALUES ('embedding_model', %s) ON CONFLICT (key) DO UPDATE SET "
@@ -109,13 +110,14 @@ def sqlite_rows(path: Any, sql: str) -> list[tuple[Any, ...]]:
             return []
 
 
-def copy_rows(path: Any, conn: Any, table: str, columns: str, order: str = "") -> int:
-    """Copy a SQLite table into the same-named PostgreSQL table."""
+def copy_rows(path: Any, conn: Any, table: str, columns: str, order: str = "",
+              transform: Callable[[tuple[Any, ...]], tuple[Any, ...]] = lambda row: row) -> int:
+    """Copy a SQLite table into the same-named PostgreSQL table (each row through ``transform``)."""
     rows = sqlite_rows(path, f"SELECT {columns.replace(chr(34) + 'user' + chr(34), 'user')} FROM {table}"
                              + (f" ORDER BY {order}" if order else ""))
     with conn.cursor() as cur, cur.copy(f"COPY {table} ({columns}) FROM STDIN") as copy:
         for row in rows:
-            copy.write_row(row)
+            copy.write_row(transform(row))
     return len(rows)
 
 

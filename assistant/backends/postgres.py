@@ -14,7 +14,7 @@ import os
 import socket
 import threading
 import time
-from collections import Counter
+from collections import Counter, OrderedDict
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Any
@@ -318,7 +318,7 @@ class PgDocStore:
 def chunk_postings(article: Article, chunks: Sequence[Chunk],
                    seqs: Sequence[int]) -> tuple[list[tuple[Any, ...]], list[int]]:
     """(term, doc_id, idx, tf, len, date_int, source, seq) rows of an article's chunks, and each chunk's length in
-    terms; ``seq`` numbers the chunks in the order they were indexed (ties are ranked in that order, as FTS5 does)."""
+    terms; ``seq`` numbers the chunks in the order they were indexed."""
     rows: list[tuple[Any, ...]] = []
     lengths: list[int] = []
     day = date_int(article.date)
@@ -372,7 +372,8 @@ class PgKeywordIndex(KeywordSearch):
         cur.execute(f"DELETE FROM kw_chunks WHERE {which}", params)
 
     def search(self, query: str, k: int, filters: Filters | None = None) -> list[KeywordHit]:
-        """The k best chunks by BM25 (k1 1.2, b 0.75, FTS5's idf) among those passing the filters."""
+        """The k best chunks by BM25 (k1 1.2, b 0.75, FTS5's idf) among those passing the filters; equal scores in
+        chunk-id order (byte order, as SQLite sorts), whatever order the chunks were stored in."""
         unique = list(dict.fromkeys(terms(query)))
         if not unique:
             return []
@@ -383,7 +384,7 @@ class PgKeywordIndex(KeywordSearch):
             "WHERE t.term = ANY(%s::text[]) AND t.df > 0) "
             f"SELECT p.doc_id, p.idx, sum(q.idf * p.tf * {K1 + 1} / (p.tf + {K1} * ({1 - B} + {B} * p.len / q.avgdl))) "
             f"AS s FROM q JOIN postings p ON p.term = q.term {where} "
-            "GROUP BY p.doc_id, p.idx ORDER BY s DESC, min(p.seq) LIMIT %s")
+            "GROUP BY p.doc_id, p.idx ORDER BY s DESC, p.doc_id COLLATE \"C\", p.idx LIMIT %s")
         with self.db.tx() as conn:
             rows = conn.execute(sql, [unique, *params, k]).fetchall()
         return [KeywordHit(f"{r[0]}:{r[1]}", float(r[2])) for r in rows if r[2] > 0]
@@ -451,10 +452,17 @@ def pg_filter(filters: Filters | None) -> tuple[str, list[object]]:
 # ---- sentence vectors, stories, feedback, Slack de-duplication ------------------------------------------------
 
 class PgSentenceStore(SentenceStore):
-    """Sentence vectors per article in PostgreSQL (one ``bytea`` row per article, float32 as in SQLite)."""
+    """Sentence vectors per article in PostgreSQL (one ``bytea`` row per article, float32 as in SQLite, or float16:
+    ``ASSISTANT_SENTENCE_VECTORS_DTYPE``); a row's byte length tells which, so stores may hold both. The last rows
+    read are kept by (article id, text hash): an answer reads each hit article's spans, then its vectors."""
 
-    def __init__(self, db: Database, embedder: Embedder) -> None:
+    CACHED = 64  # articles' rows (~80 KB each)
+
+    def __init__(self, db: Database, embedder: Embedder, dtype: str = "float32") -> None:
         self.db = db
+        self.dtype = np.dtype(dtype)
+        self._recent: OrderedDict[tuple[str, str], SentenceVectors] = OrderedDict()
+        self._recent_lock = threading.Lock()
         self.path = describe(db.url)  # type: ignore[assignment]
         self.embedder = embedder
         self._check_model()
@@ -472,7 +480,7 @@ class PgSentenceStore(SentenceStore):
     def put(self, doc_id: str, text: str, spans: Sequence[Span], vectors: np.ndarray) -> None:
         """Store (replace) an article's sentence offsets and vectors."""
         offsets = np.array([(s.start, s.end) for s in spans], dtype=np.int32).reshape(-1, 2)
-        vecs = np.ascontiguousarray(vectors, dtype=np.float32)
+        vecs = np.ascontiguousarray(vectors, dtype=self.dtype)
         if len(offsets) != len(vecs):
             raise ValueError(f"{doc_id}: {len(offsets)} sentences but {len(vecs)} vectors")
         dim = int(vecs.shape[1]) if vecs.ndim == 2 else 0
@@ -481,22 +489,37 @@ class PgSentenceStore(SentenceStore):
                          "text_hash = excluded.text_hash, n = excluded.n, dim = excluded.dim, "
                          "offsets = excluded.offsets, vectors = excluded.vectors",
                          (doc_id, text_hash(text), len(offsets), dim, offsets.tobytes(), vecs.tobytes()))
+        self._forget()
 
     def get(self, doc_id: str, text: str) -> SentenceVectors | None:
         """The stored sentences of an article, or None when absent or stored for another text."""
+        key = (doc_id, text_hash(text))
+        with self._recent_lock:
+            if key in self._recent:
+                self._recent.move_to_end(key)
+                return self._recent[key]
         with self.db.tx() as conn:
             row = conn.execute("SELECT text_hash, n, dim, offsets, vectors FROM sentences WHERE doc_id = %s",
                                (doc_id,)).fetchone()
-        if row is None or row[0] != text_hash(text):
-            return None
+        if row is None or row[0] != key[1]:
+            return None  # not kept: another writer may store it soon
         n, dim = int(row[1]), int(row[2])
-        return SentenceVectors(np.frombuffer(row[3], dtype=np.int32).reshape(n, 2),
-                               np.frombuffer(row[4], dtype=np.float32).reshape(n, dim))
+        found = SentenceVectors(np.frombuffer(row[3], dtype=np.int32).reshape(n, 2), stored_vectors(row[4], n, dim))
+        with self._recent_lock:
+            self._recent[key] = found
+            while len(self._recent) > self.CACHED:
+                self._recent.popitem(last=False)
+        return found
+
+    def _forget(self) -> None:
+        with self._recent_lock:
+            self._recent.clear()
 
     def delete_doc(self, doc_id: str) -> None:
         """Remove an article's sentences."""
         with self.db.tx() as conn:
             conn.execute("DELETE FROM sentences WHERE doc_id = %s", (doc_id,))
+        self._forget()
 
     def doc_ids(self) -> list[str]:
         """Every article id with stored sentences."""
@@ -510,6 +533,18 @@ class PgSentenceStore(SentenceStore):
 
     def close(self) -> None:
         """Nothing to close per store."""
+
+
+def stored_vectors(data: bytes, n: int, dim: int) -> np.ndarray:
+    """A row's sentence vectors as float32, whether stored as float32 or float16 (told apart by the byte length)."""
+    dtype = np.float16 if n and len(data) == n * dim * 2 else np.float32
+    return np.frombuffer(data, dtype=dtype).reshape(n, dim).astype(np.float32, copy=False)
+
+
+def sentence_row_as(row: tuple[Any, ...], dtype: str) -> tuple[Any, ...]:
+    """A (doc_id, text_hash, n, dim, offsets, vectors) row with its vectors converted to ``dtype``."""
+    n, dim = int(row[2]), int(row[3])
+    return (*row[:5], stored_vectors(row[5], n, dim).astype(dtype).tobytes())
 
 
 class PgStoryIndex(StoryIndex):
@@ -723,7 +758,7 @@ def open_keyword(settings: Settings, articles: Any) -> PgKeywordIndex:
 
 def open_sentences(settings: Settings, embedder: Embedder) -> PgSentenceStore:
     """Sentence vectors in PostgreSQL."""
-    return PgSentenceStore(database(settings), embedder)
+    return PgSentenceStore(database(settings), embedder, settings.sentence_vectors_dtype)
 
 
 def open_stories(settings: Settings) -> PgStoryIndex:

@@ -59,11 +59,31 @@ class EvalReport:
 
 
 def fresh_assistant(settings: Settings, embedder: Embedder | None, name: str, store: Path | None = None) -> Assistant:
-    """An assistant on a new temporary data dir (or on ``store``, reused: unchanged articles are not embedded again)."""
+    """An assistant on a new temporary data dir (or on ``store``, reused: unchanged articles are not embedded again).
+    In server mode (``ASSISTANT_DATABASE_URL``) the database and the Chroma server are the store, reused the same way;
+    the data dir then holds nothing."""
     from ..pipeline import Assistant
 
     data = store or Path(tempfile.mkdtemp(prefix=f"eval-{name}-"))
-    return Assistant(settings.model_copy(update={"data_dir": data, "chroma_url": ""}), embedder=embedder)
+    server = bool(settings.database_url.get_secret_value())
+    update: dict[str, object] = {"data_dir": data} if server else {"data_dir": data, "chroma_url": ""}
+    return Assistant(settings.model_copy(update=update), embedder=embedder)
+
+
+def ingest_corpus(assistant: Assistant, corpus: Path) -> None:
+    """Ingest the evaluated corpus; in server mode a database that also holds other articles (they would change the
+    answers) is refused before anything is written."""
+    if assistant.settings.database_url.get_secret_value():
+        from ..loading import load_paths
+        from ..types import Article
+
+        ours = {a.doc_id for a in load_paths([corpus], assistant.limits()) if isinstance(a, Article)}
+        others = [d.doc_id for d in assistant.list_docs() if d.doc_id not in ours]
+        if others:
+            raise ValueError(f"the database of ASSISTANT_DATABASE_URL holds {len(others)} articles that are not in "
+                             f"{corpus} (e.g. {others[0]}): evaluate each corpus on its own database and Chroma "
+                             "collection")
+    assistant.ingest([corpus])
 
 
 def run_one(name: str, system: Callable[[EvalQuestion], Outcome], questions: list[EvalQuestion],
@@ -82,7 +102,7 @@ def evaluate(settings: Settings, dataset: Path, corpus: Path | None = None, unan
     if evalset.articles:
         assistant.ingest_articles(evalset.articles)
     elif corpus is not None:
-        assistant.ingest([corpus])
+        ingest_corpus(assistant, corpus)
         resolve_doc_ids(evalset.questions, assistant)
     else:
         raise ValueError(f"{dataset} has no articles of its own: give --corpus with the articles its doc_ids name")
@@ -103,7 +123,7 @@ def evaluate_dev_parts(settings: Settings, shared: Path, names: str = "all", sto
     for part in dev_parts(shared, names):
         assistant = fresh_assistant(settings, embedder, part.name, root / part.store_name)
         embedder = assistant.embedder
-        assistant.ingest([part.corpus_path(root / "corpora")])
+        ingest_corpus(assistant, part.corpus_path(root / "corpora"))
         questions = part.questions()[:limit] if limit else part.questions()
         resolve_doc_ids(questions, assistant)
         reports.append(measure(assistant, f"dev part {part.name}", questions, baselines, progress, []))

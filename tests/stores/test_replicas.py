@@ -158,28 +158,25 @@ def test_two_serve_replicas_share_one_database_and_one_chroma_server(pg: PgServe
 
 def test_two_ingest_workers_at_once_give_the_answers_of_one_embedded_ingest(
         pg: PgServer, chroma: ChromaServer, tmp_path: Path, assistant: Assistant) -> None:
-    """Two ``assistant ingest`` processes, each with half of the demo corpus, at the same time, on one database and
-    one Chroma server: the first quote of every demo question is the embedded store's."""
+    """Two ``assistant ingest --shard K/2`` processes on the demo corpus at the same time, on one database and one
+    Chroma server, split it with no overlap: the first quote of every demo question is the embedded store's."""
     import json
-    import shutil
 
     from tests.conftest import CORPUS
 
-    files = sorted(p for p in CORPUS.iterdir() if p.suffix in (".txt", ".md") and p.name != "README.md")
-    halves = [tmp_path / "h1" / "corpus", tmp_path / "h2" / "corpus"]  # same folder name: the same article ids
-    for i, half in enumerate(halves):
-        half.mkdir(parents=True)
-        for f in files[i::2]:
-            shutil.copy(f, half / f.name)
     env = {k: v for k, v in os.environ.items() if not k.startswith("ASSISTANT_")}
     url = fresh_database(pg)
     env.update(ASSISTANT_CACHE_DIR=str(cache_dir()), PYTHONPATH=str(Path.cwd()), ASSISTANT_CHROMA_URL=chroma.url,
                ASSISTANT_DATABASE_URL=url, ASSISTANT_COLLECTION=tmp_path.name, ASSISTANT_DATA_DIR=str(tmp_path / "w"))
-    workers = [subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", str(h)], env=env, text=True,
-                                stdout=subprocess.PIPE, stderr=subprocess.PIPE) for h in halves]
+    workers = [subprocess.Popen([sys.executable, "-m", "assistant.cli", "ingest", "--json", "--shard", f"{k}/2",
+                                 str(CORPUS)], env=env, text=True, stdout=subprocess.PIPE, stderr=subprocess.PIPE)
+               for k in (1, 2)]
+    added = []
     for worker in workers:
         out, err = worker.communicate(timeout=1200)
         assert worker.returncode == 0, err
+        added.append({r["doc_id"] for r in json.loads(out)["results"] if r["status"] == "added"})
+    assert added[0] and added[1] and not added[0] & added[1]  # each worker stored its own half, none twice
     server = Assistant(make_settings(tmp_path / "s", database_url=url, chroma_url=chroma.url,
                                      collection=tmp_path.name), embedder=assistant.embedder)
     assert server.docstore.counts() == assistant.docstore.counts()
@@ -191,4 +188,37 @@ def test_two_ingest_workers_at_once_give_the_answers_of_one_embedded_ingest(
         if [(c.doc_id, c.start) for c in one] != [(c.doc_id, c.start) for c in two]:
             differ.append(q)
     assert not differ, differ
+    server.close()
+
+
+def test_eval_in_server_mode_uses_the_database_and_refuses_one_holding_other_articles(
+        pg: PgServer, chroma: ChromaServer, tmp_path: Path, assistant: Assistant) -> None:
+    """``assistant eval`` with ASSISTANT_DATABASE_URL/ASSISTANT_CHROMA_URL: the corpus goes into the database and the
+    Chroma server (its data dir stays empty); a database that also holds other articles is refused, not mixed in."""
+    import shutil
+
+    from assistant.evaluation.run import evaluate
+    from tests.conftest import CORPUS
+
+    corpus = tmp_path / "corpus"
+    corpus.mkdir()
+    for name in ("wikinews_100624_text.txt", "wikinews_100756_text.txt", "000_348cd98c955992e8.txt"):
+        shutil.copy(CORPUS / name, corpus / name)
+    lines = (CORPUS.parent / "eval/demo-qa/demo-qa.jsonl").read_text(encoding="utf-8").splitlines()[:2]
+    questions = tmp_path / "q.jsonl"
+    questions.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    settings = make_settings(tmp_path / "data", database_url=fresh_database(pg), chroma_url=chroma.url,
+                             collection=tmp_path.name)
+    report = evaluate(settings, questions, corpus=corpus, baselines=False, embedder=assistant.embedder)
+    assert report.answerable[0].n == 2 and report.answerable[0].hit1 == 1.0
+    assert not (tmp_path / "data").exists() or not any((tmp_path / "data").iterdir())
+    server = Assistant(settings, embedder=assistant.embedder)
+    assert server.docstore.counts()[0] == 3
+    server.close()
+    (tmp_path / "other").mkdir()
+    shutil.copy(CORPUS / "wikinews_003.txt", tmp_path / "other")
+    with pytest.raises(ValueError, match="holds 3 articles that are not in"):
+        evaluate(settings, questions, corpus=tmp_path / "other", baselines=False, embedder=assistant.embedder)
+    server = Assistant(settings, embedder=assistant.embedder)
+    assert server.docstore.counts()[0] == 3  # refused before anything was written
     server.close()

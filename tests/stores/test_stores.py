@@ -101,6 +101,35 @@ def test_sentence_store_contract(backend_settings: Settings, assistant: object) 
         backends.open_sentences(backend_settings, other)
 
 
+def test_float16_sentence_vectors_take_half_the_bytes_and_are_read_beside_float32_rows(
+        pg: PgServer, tmp_path: Path, assistant: object) -> None:
+    import psycopg
+
+    from assistant.chunking import sentence_spans
+    from assistant.pipeline import Assistant
+
+    assert isinstance(assistant, Assistant)
+    url = fresh_database(pg)
+    full = backends.open_sentences(make_settings(tmp_path, database_url=url), assistant.embedder)
+    half = backends.open_sentences(make_settings(tmp_path, database_url=url, sentence_vectors_dtype="float16"),
+                                   assistant.embedder)
+    vecs = {}
+    for store, art in ((full, ARTICLES[0]), (half, ARTICLES[1])):
+        spans = sentence_spans(art.text)
+        vecs[art.doc_id] = assistant.embedder.embed_passages([art.text[s.start:s.end] for s in spans])
+        store.put(art.doc_id, art.text, spans, vecs[art.doc_id])
+    with psycopg.connect(url) as conn:
+        per_sentence = dict(conn.execute("SELECT doc_id, length(vectors) / n FROM sentences").fetchall())
+    assert per_sentence == {"a": 384 * 4, "b": 384 * 2}
+    for store in (full, half):  # each store reads both kinds of row, as float32
+        got_a = store.sentence_vectors(ARTICLES[0], sentence_spans(ARTICLES[0].text))
+        got_b = store.sentence_vectors(ARTICLES[1], sentence_spans(ARTICLES[1].text))
+        assert got_a.dtype == got_b.dtype == np.float32 and np.array_equal(got_a, vecs["a"])
+        assert np.abs(got_b - vecs["b"]).max() < 1e-3 and not np.array_equal(got_b, vecs["b"])
+    full.close()
+    half.close()
+
+
 def test_feedback_store_contract(backend_settings: Settings) -> None:
     first = backends.open_feedback(backend_settings)
     answer = {"question": "Что открыли?", "answer_plain": "Мост [1]", "citations": [{"n": 1, "doc_id": "a"}],
