@@ -14,7 +14,7 @@ from assistant.feeds.polling import FeedPoller, feed_doc_id
 from assistant.feeds.store import make_feed_store
 from assistant.pipeline import Assistant
 from assistant.settings import Settings
-from assistant.watches import SlackNotifier, WatchRunner, make_watch_store, notification_text
+from assistant.watches import SlackNotifier, WatchRunner, alerting_answer, make_watch_store, notification_text
 from tests.conftest import make_settings
 from tests.feed_site import Page, Site, Story, json_feed, rss
 from tests.slack_fake import start_fake_slack
@@ -23,7 +23,7 @@ pytestmark = pytest.mark.slow  # servers, subprocesses or the real model: outsid
 
 RSS = "application/rss+xml; charset=utf-8"
 MEXICO = "Сколько человек погибли в бойне на севере Мексики?"  # answered by ria-3 only
-NEAR_MISSES = ["Сколько детей усыновили американцы из Гаити в 2009 году?"]  # ria-0 (the Haiti children) is declined
+NEAR_MISSES = ["Сколько детей усыновили американцы из Гаити в 2009 году?"]  # ria-0 (the Haiti children) gives no count
 
 
 @pytest.fixture(scope="module")
@@ -79,15 +79,15 @@ def test_a_watch_fires_once_for_the_new_article_that_answers_it(
     assert len(newsroom.watches.hits(watch.id)) == 1  # never the same article twice
 
 
-def test_a_near_miss_the_answerer_declines_does_not_notify(
-        site: Site, stories: list[Story], newsroom: Newsroom) -> None:
+def test_a_near_miss_does_not_notify(site: Site, stories: list[Story], newsroom: Newsroom) -> None:
     watches = [newsroom.watches.add(q) for q in NEAR_MISSES]
     newsroom.poll(site, "/near.xml", rss(site, [stories[0], stories[7]]))
     new = [feed_doc_id(site.url(f"/news/ria-{i}.html")) for i in (0, 7)]
     assert all(newsroom.assistant.get_article(d) for d in new)
     for watch in watches:
         answer = newsroom.assistant.ask_within(watch.question, new)
-        assert not (answer.answered and answer.confident), watch.question  # declined or hedged: no notification
+        # declined, hedged, or no quote clears the watch bar: either way nothing to notify
+        assert alerting_answer(answer, new, article=newsroom.assistant.get_article).citations == [], watch.question
         assert newsroom.watches.hits(watch.id) == []
 
 
