@@ -10,7 +10,6 @@ import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass, field, replace
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
 
@@ -189,21 +188,13 @@ class SqliteWatchStore:
         self._conn.close()
 
 
-WATCH_STORES: dict[str, Callable[[Settings], WatchStore]] = {
-    "embedded": lambda settings: SqliteWatchStore(settings.watches_path),
-    "postgresql": lambda settings: import_module("assistant.backends.postgres_following").open_watch_store(settings),
-}
+def make_watch_store(settings: Settings) -> WatchStore:
+    """The watch store where ``ASSISTANT_DATABASE_URL`` puts every store (``embedded``: ``watches.sqlite`` in the data
+    dir; ``postgresql``: the shared database), through the backends' factory."""
+    from .backends import following_backend
 
-
-def make_watch_store(settings: Settings, kind: str | None = None) -> WatchStore:
-    """The watch store of this kind, by default the one ``ASSISTANT_DATABASE_URL`` picks for every store
-    (``embedded``: ``watches.sqlite`` in the data dir; ``postgresql``: the shared database)."""
-    from .backends import backend_name
-
-    kind = kind or backend_name(settings)
-    if kind not in WATCH_STORES:
-        raise ValueError(f"unknown watch store {kind!r}: use one of {', '.join(sorted(WATCH_STORES))}")
-    return WATCH_STORES[kind](settings)
+    store: WatchStore = following_backend(settings).open_watch_store(settings)
+    return store
 
 
 class Notifier(Protocol):

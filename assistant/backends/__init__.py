@@ -125,6 +125,8 @@ class WriteGuard(Protocol):
 
 
 BACKENDS = {"embedded": "assistant.backends.embedded", "postgresql": "assistant.backends.postgres"}
+# feeds and standing questions: the same choice; their PostgreSQL tables sit in a module built on ``postgres``
+FOLLOWING_BACKENDS = {"embedded": "assistant.backends.embedded", "postgresql": "assistant.backends.postgres_following"}
 SCHEMES = {"": "embedded", "postgresql": "postgresql", "postgres": "postgresql"}
 
 
@@ -140,6 +142,11 @@ def backend_name(settings: Settings) -> str:
 def backend(settings: Settings) -> Any:
     """The module implementing the chosen backend (imported only now: a backend's libraries load only when used)."""
     return import_module(BACKENDS[backend_name(settings)])
+
+
+def following_backend(settings: Settings) -> Any:
+    """The module implementing the feed and watch stores of the chosen backend (imported only now)."""
+    return import_module(FOLLOWING_BACKENDS[backend_name(settings)])
 
 
 def open_articles(settings: Settings) -> ArticleStore:

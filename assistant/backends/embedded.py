@@ -14,11 +14,13 @@ if TYPE_CHECKING:
     from ..dedup import StoryIndex
     from ..embedding import Embedder
     from ..feedback import FeedbackStore
+    from ..feeds.store import SqliteFeedStore
     from ..keyword import FtsKeywordIndex
     from ..sentences import SentenceStore
     from ..settings import Settings
     from ..slackbot.dedupe import SeenRequests
     from ..store import DocStore
+    from ..watches import SqliteWatchStore
 
 
 def open_articles(settings: Settings) -> DocStore:
@@ -61,6 +63,20 @@ def open_seen(settings: Settings) -> SeenRequests:
     from ..slackbot.dedupe import SeenRequests
 
     return SeenRequests(settings.data_dir / "slack_seen.sqlite")
+
+
+def open_feed_store(settings: Settings) -> SqliteFeedStore:
+    """``feeds.sqlite``."""
+    from ..feeds.store import SqliteFeedStore
+
+    return SqliteFeedStore(settings.feeds_path)
+
+
+def open_watch_store(settings: Settings) -> SqliteWatchStore:
+    """``watches.sqlite``."""
+    from ..watches import SqliteWatchStore
+
+    return SqliteWatchStore(settings.watches_path)
 
 
 def open_write_guard(settings: Settings) -> WriteMarker:

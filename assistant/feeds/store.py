@@ -5,10 +5,9 @@ from __future__ import annotations
 import sqlite3
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import AbstractContextManager, contextmanager
 from dataclasses import dataclass
-from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, Protocol
 
@@ -148,18 +147,10 @@ class SqliteFeedStore:
         self._conn.close()
 
 
-FEED_STORES: dict[str, Callable[[Settings], FeedStore]] = {
-    "embedded": lambda settings: SqliteFeedStore(settings.feeds_path),
-    "postgresql": lambda settings: import_module("assistant.backends.postgres_following").open_feed_store(settings),
-}
+def make_feed_store(settings: Settings) -> FeedStore:
+    """The feed store where ``ASSISTANT_DATABASE_URL`` puts every store (``embedded``: ``feeds.sqlite`` in the data
+    dir; ``postgresql``: the shared database), through the backends' factory."""
+    from ..backends import following_backend
 
-
-def make_feed_store(settings: Settings, kind: str | None = None) -> FeedStore:
-    """The feed store of this kind, by default the one ``ASSISTANT_DATABASE_URL`` picks for every store
-    (``embedded``: ``feeds.sqlite`` in the data dir; ``postgresql``: the shared database)."""
-    from ..backends import backend_name
-
-    kind = kind or backend_name(settings)
-    if kind not in FEED_STORES:
-        raise ValueError(f"unknown feed store {kind!r}: use one of {', '.join(sorted(FEED_STORES))}")
-    return FEED_STORES[kind](settings)
+    store: FeedStore = following_backend(settings).open_feed_store(settings)
+    return store
