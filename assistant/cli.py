@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from collections.abc import Callable
 from datetime import date
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -388,15 +389,22 @@ def feedback_export(fmt: str, out_path: Path | None, data_dir: Path | None) -> N
 # ---- feeds and standing questions ---------------------------------------------------------------------------------
 
 
-def open_feed_store(data_dir: Path | None) -> Any:
-    """The feed store alone, where every store lives (``feeds.sqlite``, or PostgreSQL); no model loaded."""
+def open_following_store(data_dir: Path | None, make: Callable[[Settings], Any]) -> Any:
+    """A feed or watch store alone (``make_feed_store``, ``make_watch_store``), where every store lives (SQLite in
+    the data dir, or PostgreSQL); no model loaded; a database error is one line."""
     from .backends import BackendError
-    from .feeds.store import make_feed_store
 
     try:
-        return make_feed_store(load_settings(data_dir))
+        return make(load_settings(data_dir))
     except BackendError as exc:
         raise click.ClickException(str(exc)) from exc
+
+
+def open_feed_store(data_dir: Path | None) -> Any:
+    """The feed store alone (``feeds.sqlite``, or PostgreSQL)."""
+    from .feeds.store import make_feed_store
+
+    return open_following_store(data_dir, make_feed_store)
 
 
 @main.group()
@@ -495,14 +503,10 @@ def feeds_run(tick: float, data_dir: Path | None) -> None:
 
 
 def open_watch_store(data_dir: Path | None) -> Any:
-    """The watch store alone, where every store lives (``watches.sqlite``, or PostgreSQL); no model loaded."""
-    from .backends import BackendError
+    """The watch store alone (``watches.sqlite``, or PostgreSQL)."""
     from .watches import make_watch_store
 
-    try:
-        return make_watch_store(load_settings(data_dir))
-    except BackendError as exc:
-        raise click.ClickException(str(exc)) from exc
+    return open_following_store(data_dir, make_watch_store)
 
 
 @main.group()
